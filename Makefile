@@ -1,0 +1,32 @@
+# process-monitor developer entry points. `make help` lists them.
+# Everything a fresh machine needs is installed by `make setup` (idempotent; fast when warm).
+
+PYTHON ?= python3
+export PM_TOOLS_CACHE ?= $(HOME)/.cache/process-monitor/tools
+
+.PHONY: help setup test lint quickstart
+
+help:
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+
+setup: ## install Debian packages, Python packages and the Go-built tools (cached by version)
+	bash tools/setup.sh
+
+lint: ## ruff over the whole tree
+	$(PYTHON) -m ruff check .
+
+test: setup ## run every test layer (what .ci/run runs)
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m pytest -ra
+
+# --- agent ---------------------------------------------------------------------------------------------------
+
+# --- local control plane -------------------------------------------------------------------------------------
+
+# --- operator ------------------------------------------------------------------------------------------------
+
+# --- packaging / quick start ---------------------------------------------------------------------------------
+
+# --- prometheus ----------------------------------------------------------------------------------------------
+
+# --- benchmarks ----------------------------------------------------------------------------------------------
