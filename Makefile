@@ -22,6 +22,10 @@ test: setup ## run every test layer (what .ci/run runs)
 # --- agent ---------------------------------------------------------------------------------------------------
 
 # --- local control plane -------------------------------------------------------------------------------------
+.PHONY: tools
+
+tools: ## build the Go tools pinned in tools/versions.env (cached in $(PM_TOOLS_CACHE); warm run does nothing)
+	bash tools/build-go-tools.sh
 
 # --- operator ------------------------------------------------------------------------------------------------
 
