@@ -28,6 +28,14 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 mkdir -p "$CACHE/logs" "$CACHE/bin"
 
+# One build at a time per cache: several clones/engineers share it, and two builds of the same tool would swap
+# its directory under each other (and halve the speed of both). A second caller waits, then finds it cached.
+exec 9>"$CACHE/.build.lock"
+if ! flock -n 9; then
+  echo "==> another build-go-tools.sh holds $CACHE/.build.lock; waiting for it (up to 90 min) ..."
+  flock -w 5400 9 || { echo "build-go-tools: gave up waiting for $CACHE/.build.lock" >&2; exit 1; }
+fi
+
 now() { date +%s; }
 
 # version_of TOOL -> pinned version from versions.env
