@@ -1,0 +1,87 @@
+"""Pure checks of the Grafana dashboard: the repository JSON is the generated one, current panel types only, the
+datasource and filter variables are used everywhere, dashboard 249 and the extra metrics are all covered, and the
+ConfigMap child carries the sidecar label and folder annotation."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+
+from process_monitor_operator.render import dashboard as dash
+from process_monitor_operator.render import rules
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def test_repository_json_is_the_generated_one() -> None:
+    on_disk = (ROOT / "dashboards" / "process-monitor.json").read_text()
+    assert on_disk == dash.dashboard_json(), (
+        "dashboards/process-monitor.json is stale: regenerate with "
+        "`PYTHONPATH=operator python -m process_monitor_operator.render.dashboard > dashboards/process-monitor.json`")
+
+
+def test_panels_use_current_types_and_the_datasource_variable() -> None:
+    model = dash.dashboard()
+    ids = [p["id"] for p in model["panels"]]
+    assert len(ids) == len(set(ids))
+    for panel in model["panels"]:
+        assert panel["type"] in {"row", "timeseries", "stat", "table"}, panel["title"]
+        if panel["type"] == "row":
+            continue
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"]["uid"] == "${datasource}"
+
+
+def test_grid_has_no_overlap() -> None:
+    cells: set[tuple[int, int]] = set()
+    for panel in dash.dashboard()["panels"]:
+        g = panel["gridPos"]
+        assert g["x"] + g["w"] <= 24
+        mine = {(x, y) for x in range(g["x"], g["x"] + g["w"]) for y in range(g["y"], g["y"] + g["h"])}
+        assert not cells & mine, panel["title"]
+        cells |= mine
+
+
+def test_variables_and_filters() -> None:
+    model = dash.dashboard()
+    names = [v["name"] for v in model["templating"]["list"]]
+    assert names == ["datasource", "namespace", "node", "instance", "groupname"]
+    for title, expr in dash.panel_queries(model):
+        assert 'namespace=~"$namespace"' in expr and 'instance=~"$instance"' in expr, title
+        if "namedprocess_namegroup" in expr and title != "Agents":  # agents are counted whatever groups they have
+            assert 'groupname=~"$groupname"' in expr, title
+
+
+def test_covers_dashboard_249_and_more() -> None:
+    exprs = " ".join(expr for _, expr in dash.panel_queries())
+    wanted = [
+        # dashboard 249
+        "namedprocess_namegroup_num_procs", rules.RECORD_CPU_PERCENT, "namedprocess_namegroup_read_bytes_total",
+        "namedprocess_namegroup_write_bytes_total", rules.RECORD_RESIDENT_BYTES, rules.RECORD_VIRTUAL_BYTES,
+        # beyond it
+        "namedprocess_namegroup_num_threads", "namedprocess_namegroup_open_filedesc",
+        "namedprocess_namegroup_worst_fd_ratio", "namedprocess_namegroup_states",
+        "namedprocess_namegroup_major_page_faults_total", "namedprocess_namegroup_minor_page_faults_total",
+        "namedprocess_namegroup_context_switches_total", "namedprocess_namegroup_oldest_start_time_seconds",
+        "process_monitor_agent_",
+    ]
+    missing = [w for w in wanted if w not in exprs]
+    assert not missing
+
+
+def test_configmap_child() -> None:
+    pm = {"metadata": {"name": "web", "namespace": "prod"},
+          "spec": {"grafanaDashboard": {"enabled": True, "folder": "Team A", "labels": {"grafana_dashboard": "0"}}}}
+    cm = dash.render_dashboard_configmap(pm, {"app.kubernetes.io/managed-by": "process-monitor-operator"},
+                                         "web-dashboard")
+    assert cm is not None
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"  # the sidecar label cannot be overridden
+    assert cm["metadata"]["annotations"] == {"grafana_folder": "Team A"}
+    model = json.loads(cm["data"]["process-monitor.json"])
+    assert re.fullmatch(r"pm-[0-9a-f]{10}", model["uid"])
+    assert model["title"].endswith("prod/web")
+    assert model["panels"] == dash.dashboard()["panels"]
+    assert dash.render_dashboard_configmap({"metadata": {"name": "w"}, "spec": {}}, {}, "x") is None
