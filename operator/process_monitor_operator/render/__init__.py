@@ -1,0 +1,52 @@
+"""The pure renderer: ProcessMonitor dict -> every manifest the operator applies, deterministic to the byte.
+
+One module per child kind. Each module defines `API_VERSION`, `KIND`, `PLURAL` and
+`render(src, options) -> list[dict]` (empty when not wanted); a module whose kind comes from an optional CRD also
+defines `OPTIONAL_API`, `skipped(src, options) -> str | None` and `required_missing(src, options) -> bool`.
+Adding a child = one module + one entry in `CHILDREN`. The operator (reconcile), the CLI (`process-monitor render`)
+and the golden-file tests all go through `render_all`, so what is reviewed is what is applied.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from ..spec import Source, load
+from . import configmap, daemonset, service, serviceaccount, servicemonitor
+from .options import RenderOptions
+
+# Apply order: what others reference comes first (the pods need the account and the config).
+CHILDREN: tuple[ModuleType, ...] = (serviceaccount, configmap, daemonset, service, servicemonitor)
+
+__all__ = ["CHILDREN", "RenderOptions", "child_kinds", "render_all", "required_missing", "skipped"]
+
+
+def _source(pm: dict[str, Any] | Source) -> Source:
+    return pm if isinstance(pm, Source) else load(pm)
+
+
+def render_all(pm: dict[str, Any] | Source, options: RenderOptions) -> list[dict[str, Any]]:
+    """Every child manifest of `pm`, in apply order."""
+    src = _source(pm)
+    out: list[dict[str, Any]] = []
+    for module in CHILDREN:
+        out.extend(module.render(src, options))
+    return out
+
+
+def skipped(pm: dict[str, Any] | Source, options: RenderOptions) -> list[str]:
+    """Messages for wanted children that were not rendered because their CRD is missing."""
+    src = _source(pm)
+    return [msg for m in CHILDREN if hasattr(m, "skipped") and (msg := m.skipped(src, options))]
+
+
+def required_missing(pm: dict[str, Any] | Source, options: RenderOptions) -> list[str]:
+    """Kinds the user explicitly asked for (mode `on`) whose CRD is missing."""
+    src = _source(pm)
+    return [m.KIND for m in CHILDREN if hasattr(m, "required_missing") and m.required_missing(src, options)]
+
+
+def child_kinds() -> list[tuple[str, str, str]]:
+    """(apiVersion, kind, plural) of every kind the renderer may produce: what the operator applies and watches."""
+    return [(m.API_VERSION, m.KIND, m.PLURAL) for m in CHILDREN]

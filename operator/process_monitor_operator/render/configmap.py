@@ -1,0 +1,39 @@
+"""ConfigMap holding the agent's rules as `config.yaml` in process-exporter's format. Pure renderer.
+
+The agent mounts it as a directory and reloads when the kubelet swaps it, so a rules change touches only this
+object and never the DaemonSet's pod template. `config_yaml` is deterministic to the byte.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from .. import constants as c
+from ..spec import Source
+from .meta import metadata
+from .options import RenderOptions
+
+API_VERSION = "v1"
+KIND = "ConfigMap"
+PLURAL = "configmaps"
+_ENTRY_KEYS = ("name", "comm", "exe", "cmdline")
+
+
+def config_yaml(src: Source) -> str:
+    """process-exporter's `process_names` document for `src.spec.processNames` (only its four keys, in order)."""
+    entries = []
+    for entry in src.process_names:
+        entries.append({k: entry[k] for k in _ENTRY_KEYS if entry.get(k) not in (None, [])})
+    return yaml.safe_dump({"process_names": entries}, sort_keys=False, default_flow_style=False,
+                          allow_unicode=True, width=1_000_000)
+
+
+def render(src: Source, options: RenderOptions) -> list[dict[str, Any]]:
+    return [{
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": metadata(src),
+        "data": {c.CONFIG_KEY: config_yaml(src)},
+    }]

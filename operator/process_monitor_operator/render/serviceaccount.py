@@ -1,0 +1,26 @@
+"""ServiceAccount of the agent pods. Pure renderer, called by `render_all`.
+
+The agent reads only /proc and its mounted ConfigMap, never the Kubernetes API, so its account has no token
+mounted and no Role or RoleBinding at all (nothing cluster-scoped that a namespaced owner could not own).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..spec import Source
+from .meta import metadata
+from .options import RenderOptions
+
+API_VERSION = "v1"
+KIND = "ServiceAccount"
+PLURAL = "serviceaccounts"
+
+
+def render(src: Source, options: RenderOptions) -> list[dict[str, Any]]:
+    return [{
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": metadata(src),
+        "automountServiceAccountToken": False,
+    }]

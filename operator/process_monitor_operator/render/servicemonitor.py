@@ -1,0 +1,67 @@
+"""prometheus-operator ServiceMonitor for the agent Service. Pure renderer, called by `render_all`.
+
+`spec.prometheus.serviceMonitor.mode`: `on` renders it (and the status says so if the CRD is missing), `off` never,
+`auto` (default) only when the `servicemonitors.monitoring.coreos.com` CRD is installed. `job` is stable
+(`process-monitor`, from the Service's `jobLabel` label, kube-prometheus-stack's convention) and every series gets
+the `node` and `processmonitor` labels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import constants as c
+from ..spec import Source
+from . import service
+from .meta import common_labels, metadata
+from .options import SERVICEMONITOR_API, RenderOptions
+
+API_VERSION = "monitoring.coreos.com/v1"
+KIND = "ServiceMonitor"
+PLURAL = "servicemonitors"
+OPTIONAL_API = SERVICEMONITOR_API
+
+NODE_RELABELING = {"sourceLabels": ["__meta_kubernetes_pod_node_name"], "targetLabel": "node", "action": "replace"}
+
+
+def wanted(src: Source) -> bool:
+    return src.spec["prometheus"]["serviceMonitor"]["mode"] in ("on", "auto")
+
+
+def skipped(src: Source, options: RenderOptions) -> str | None:
+    """Why a wanted ServiceMonitor is not rendered, or None."""
+    if wanted(src) and not options.has(OPTIONAL_API):
+        return "ServiceMonitor skipped: CRD servicemonitors.monitoring.coreos.com is not installed"
+    return None
+
+
+def required_missing(src: Source, options: RenderOptions) -> bool:
+    """True when the user asked for it explicitly (`mode: on`) and it cannot be made."""
+    return src.spec["prometheus"]["serviceMonitor"]["mode"] == "on" and not options.has(OPTIONAL_API)
+
+
+def render(src: Source, options: RenderOptions) -> list[dict[str, Any]]:
+    sm = src.spec["prometheus"]["serviceMonitor"]
+    if not wanted(src) or not options.has(OPTIONAL_API):
+        return []
+    endpoint: dict[str, Any] = {"port": c.PORT_NAME, "path": "/metrics", "scheme": "http"}
+    for key in ("interval", "scrapeTimeout"):
+        if sm.get(key):
+            endpoint[key] = sm[key]
+    # `processmonitor` scopes the shipped recording/alerting rules to this ProcessMonitor's targets
+    # (render/rules.py SCOPE_LABEL); `node` is what dashboards group by.
+    scope = {"targetLabel": "processmonitor", "replacement": src.name, "action": "replace"}
+    endpoint["relabelings"] = [NODE_RELABELING, scope, *sm["relabelings"]]
+    if sm["metricRelabelings"]:
+        endpoint["metricRelabelings"] = sm["metricRelabelings"]
+    return [{
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": metadata(src, labels=sm["labels"]),
+        "spec": {
+            "jobLabel": service.JOB_LABEL,
+            "selector": {"matchLabels": common_labels(src)},
+            "namespaceSelector": {"matchNames": [src.namespace]},
+            "endpoints": [endpoint],
+        },
+    }]
