@@ -1,0 +1,196 @@
+"""Start process-exporter (Debian's or upstream v0.8.7) or our agent on a free 127.0.0.1 port, and scrape it.
+
+Called by the side-by-side tests (conftest.py fixtures) and by `bench/`. All three take the same flags
+(`-config.path`, `-web.listen-address`, ...), so a test runs "the same config" simply by giving each the same args.
+HTTP goes through http.client straight to 127.0.0.1 (no proxy settings can redirect it). Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import yaml
+
+from . import procs
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+DEBIAN_BINARY = pathlib.Path("/usr/bin/prometheus-process-exporter")
+
+# Names used in test ids and benchmark tables.
+DEBIAN = "process-exporter-debian"
+UPSTREAM = "process-exporter-v0.8.7"
+AGENT = "agent"
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """How to start one exporter: the argv prefix the flags are appended to."""
+
+    name: str
+    argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
+
+
+class Unavailable(Exception):
+    """An implementation that cannot run here; the message says why (used as a skip reason)."""
+
+
+def debian() -> Implementation:
+    if not os.access(DEBIAN_BINARY, os.X_OK):
+        raise Unavailable(f"{DEBIAN_BINARY} missing: run tools/setup.sh (apt-get install prometheus-process-exporter)")
+    return Implementation(DEBIAN, (str(DEBIAN_BINARY),))
+
+
+def upstream() -> Implementation:
+    try:
+        from localcluster import tools  # type: ignore[import-not-found]
+
+        path = tools.binary("process-exporter")
+    except Exception as e:  # not built yet, or the tools package has not landed: say so
+        raise Unavailable(f"upstream process-exporter v0.8.7 not available: {e}") from None
+    return Implementation(UPSTREAM, (str(path),))
+
+
+def agent() -> Implementation:
+    src = ROOT / "agent"
+    pythonpath = os.pathsep.join([str(src), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]])
+    # Only this checkout's agent counts (an editable install elsewhere may point at another tree).
+    if not (src / "process_monitor_agent" / "__main__.py").exists():
+        raise Unavailable("agent package process_monitor_agent (with __main__) not in this checkout yet")
+    return Implementation(AGENT, (sys.executable, "-m", "process_monitor_agent"), (("PYTHONPATH", pythonpath),))
+
+
+FACTORIES = {DEBIAN: debian, UPSTREAM: upstream, AGENT: agent}
+
+
+def available() -> dict[str, Implementation | Unavailable]:
+    """Every known implementation, or the reason it is unavailable."""
+    out: dict[str, Implementation | Unavailable] = {}
+    for name, factory in FACTORIES.items():
+        try:
+            out[name] = factory()
+        except Unavailable as e:
+            out[name] = e
+    return out
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(path: pathlib.Path, process_names: list[dict[str, object]]) -> pathlib.Path:
+    path.write_text(yaml.safe_dump({"process_names": process_names}, sort_keys=False))
+    return path
+
+
+def http_request(port: int, path: str, method: str = "GET", timeout: float = 30.0) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path)
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+class ExporterError(RuntimeError):
+    """An exporter failed to start or to answer; carries the tail of its log."""
+
+
+class Exporter(contextlib.AbstractContextManager["Exporter"]):
+    """One running exporter process. `args` are the flags after the listen address, e.g. ['-config.path', p]."""
+
+    def __init__(
+        self,
+        impl: Implementation,
+        args: list[str],
+        logdir: pathlib.Path,
+        *,
+        telemetry_path: str = "/metrics",
+        start_timeout: float = 60.0,
+    ) -> None:
+        self.impl = impl
+        self.telemetry_path = telemetry_path
+        self.port = free_port()
+        self.log = logdir / f"{impl.name}-{self.port}.log"
+        self.argv = [*impl.argv, "-web.listen-address", f"127.0.0.1:{self.port}", *args]
+        env = dict(os.environ)
+        env.update(dict(impl.env))
+        with self.log.open("wb") as logf:
+            self.popen = subprocess.Popen(
+                self.argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, env=env,
+                start_new_session=True,
+            )
+        self.started = time.monotonic()
+        try:
+            self._wait_ready(start_timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def log_tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise ExporterError(
+                    f"{self.impl.name} exited with {self.popen.returncode}: {' '.join(self.argv)}\n{self.log_tail()}"
+                )
+            try:
+                status, _ = http_request(self.port, self.telemetry_path, timeout=max(1.0, deadline - time.monotonic()))
+                if status == 200:
+                    return
+                last = f"HTTP {status}"
+            except OSError as e:
+                last = str(e)
+            time.sleep(0.05)
+        raise ExporterError(f"{self.impl.name} not ready after {timeout}s ({last}): {' '.join(self.argv)}\n"
+                            f"{self.log_tail()}")
+
+    def scrape(self, timeout: float = 60.0) -> str:
+        """GET the telemetry path; raises ExporterError on a non-200 answer."""
+        status, body = http_request(self.port, self.telemetry_path, timeout=timeout)
+        if status != 200:
+            raise ExporterError(f"{self.impl.name} answered HTTP {status}: {body[:500]}")
+        return body
+
+    def cpu_seconds(self) -> float:
+        return procs.cpu_seconds(self.pid)
+
+    def peak_rss_bytes(self) -> int:
+        return procs.vm_hwm_bytes(self.pid)
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=8)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(timeout=8)
