@@ -2,7 +2,7 @@
 # Builds the Go tools the project runs (local control plane, helm, prometheus-operator, upstream process-exporter)
 # from the Go module proxy, at the versions pinned in tools/versions.env. Called by tools/setup.sh (`make setup`,
 # `make tools`); `tools/build-go-tools.sh [TOOL...]` builds only the named tools
-# (kubernetes etcd kwok helm prometheus-operator process-exporter).
+# (kubernetes etcd kwok helm prometheus-operator process-exporter promtool).
 #
 # Each tool is built in its own throw-away wrapper module (a shared go.mod would let MVS move one tool's
 # dependencies for another), with the local toolchain only (GOTOOLCHAIN=local) and CGO off, version-stamped, into
@@ -20,7 +20,7 @@ export GOTOOLCHAIN=local CGO_ENABLED=0
 # A private GOFLAGS=-mod=vendor or similar from the caller would break the wrapper modules.
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 
-ALL_TOOLS=(process-exporter etcd kubernetes kwok helm prometheus-operator)
+ALL_TOOLS=(process-exporter etcd kubernetes kwok helm prometheus-operator promtool)
 
 if ! command -v go >/dev/null 2>&1; then
   echo "build-go-tools: 'go' not found on PATH; install Go >= 1.26 (see README)" >&2
@@ -47,6 +47,7 @@ version_of() {
     helm) echo "$HELM_VERSION" ;;
     prometheus-operator) echo "$PROMETHEUS_OPERATOR_VERSION" ;;
     process-exporter) echo "$PROCESS_EXPORTER_VERSION" ;;
+    promtool) echo "$PROMETHEUS_VERSION" ;;
     *) echo "build-go-tools: unknown tool '$1' (known: ${ALL_TOOLS[*]})" >&2; return 1 ;;
   esac
 }
@@ -126,6 +127,17 @@ build_process-exporter() { # OUT VERSION
   go get "github.com/ncabatoff/process-exporter/cmd/process-exporter@$2"
   go build -trimpath -ldflags "-s -w -X main.version=${2#v}" -o "$1/process-exporter" \
     github.com/ncabatoff/process-exporter/cmd/process-exporter
+}
+
+build_promtool() { # OUT VERSION
+  # Debian's promtool is built without kubernetes_sd; this one keeps only the Kubernetes SD plugin (Prometheus'
+  # remove_all_sd/enable_*_sd build tags), enough to check kubernetes_sd configs and prometheus-operator's output.
+  local m=github.com/prometheus/prometheus ver
+  new_wrapper promtool
+  go get "$m/cmd/promtool@$2"
+  ver=$(cat "$(go env GOMODCACHE)/$m@$2/VERSION")
+  go build -trimpath -tags remove_all_sd,enable_kubernetes_sd \
+    -ldflags "-s -w -X github.com/prometheus/common/version.Version=$ver" -o "$1/promtool" "$m/cmd/promtool"
 }
 
 link_bins() { # TOOL DIR

@@ -4,6 +4,8 @@ The manifests come from the same `render_all` the operator calls. `-o json` prin
 the operator sends as its server-side-apply body (one per line); `-o yaml` (default) prints the same objects as
 YAML for review. ownerReferences appear only when the input has `metadata.uid` (e.g. piped from
 `kubectl get pmon NAME -o yaml`); a file from Git has none, and that is the only difference.
+`render --rules` prints instead a plain Prometheus rules file (recording rules and `spec.alerts`) for a
+Prometheus without prometheus-operator: the same rule groups the PrometheusRule child carries.
 Invalid input prints a message naming the bad entry and exits 2, never a traceback.
 """
 
@@ -20,6 +22,7 @@ from . import constants as c
 from . import rbac_rules
 from .render import RenderOptions, render_all, skipped
 from .render.options import OPTIONAL_APIS
+from .render.rules import rules_file_text, rules_file_text_from_groups
 from .serialize import to_json_bytes, to_yaml
 from .spec import load
 from .validation import validate
@@ -50,6 +53,7 @@ def _render(args: argparse.Namespace) -> int:
     missing = {f"monitoring.coreos.com/v1/{k}" for k in args.without or []}
     options = RenderOptions(agent_image=args.agent_image, available_apis=frozenset(OPTIONAL_APIS - missing))
     manifests: list[dict[str, Any]] = []
+    rule_files: list[str] = []
     failed = False
     pms = [d for d in docs if isinstance(d, dict) and d.get("kind") == c.KIND]
     if not pms:
@@ -68,11 +72,22 @@ def _render(args: argparse.Namespace) -> int:
             for problem in problems:
                 print(f"process-monitor: {src.namespace}/{src.name}: {problem}", file=sys.stderr)
             continue
+        if args.rules:
+            rule_files.append(rules_file_text(src.spec.get("alerts"), src.name, src.namespace))
+            continue
         for note in skipped(src, options):
             print(f"# {src.namespace}/{src.name}: {note}", file=sys.stderr)
         manifests.extend(render_all(src, options))
     if failed:
         return 2
+    if args.rules:
+        # One rules file for every ProcessMonitor in the input: their groups are concatenated.
+        if len(rule_files) == 1:
+            sys.stdout.write(rule_files[0])
+        else:
+            groups = [g for text in rule_files for g in yaml.safe_load(text)["groups"]]
+            sys.stdout.write(rules_file_text_from_groups(groups))
+        return 0
     if args.output == "json":
         for manifest in manifests:
             sys.stdout.buffer.write(to_json_bytes(manifest) + b"\n")
@@ -95,6 +110,8 @@ def parser() -> argparse.ArgumentParser:
                    help="yaml (review) or json (the exact apply bodies, one per line)")
     r.add_argument("-n", "--namespace", default="default", help="namespace when the file has none")
     r.add_argument("--agent-image", default=c.DEFAULT_AGENT_IMAGE, help="default agent image (as the operator's flag)")
+    r.add_argument("--rules", action="store_true",
+                   help="print a plain Prometheus rules file (recording rules and spec.alerts) instead of manifests")
     r.add_argument("--without", action="append", choices=("ServiceMonitor", "PodMonitor", "PrometheusRule"),
                    help="render as if this prometheus-operator CRD were not installed (repeatable)")
     r.set_defaults(func=_render)

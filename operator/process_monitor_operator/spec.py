@@ -49,6 +49,18 @@ DEFAULTS: dict[str, Any] = {
             "relabelings": [],
             "metricRelabelings": [],
         },
+        "podMonitor": {
+            "mode": "off",
+            "labels": {},
+            "relabelings": [],
+            "metricRelabelings": [],
+        },
+    },
+    # spec.alerts has no schema defaults: render/rules.py reads it as written (absent = enabled, no per-group rules).
+    "grafanaDashboard": {
+        "enabled": False,
+        "folder": "Process Monitor",
+        "labels": {},
     },
 }
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import re2
 
+from .render.rules import validate_alerts
 from .spec import Source
 
 # process-exporter's template fields (reference/process-exporter.md, 1.2).
@@ -72,7 +73,7 @@ def check_template(template: str) -> str | None:
 
 
 def validate(source: Source) -> list[str]:
-    """Every problem in `source.spec.processNames`, each message naming its entry."""
+    """Every problem in `source.spec.processNames` and `spec.alerts`, each message naming its entry."""
     problems: list[str] = []
     entries = source.process_names
     if not entries:
@@ -97,4 +98,5 @@ def validate(source: Source) -> list[str]:
                 problems.append(f"{where}: name must be a string")
             elif (err := check_template(template)) is not None:
                 problems.append(f"{where}: name template {template!r}: {err}")
+    problems.extend(validate_alerts(source.spec.get("alerts")))
     return problems

@@ -32,11 +32,12 @@ def test_render_json_lines_are_the_apply_bodies() -> None:
     expected = [to_json_bytes(m) for m in render_all(yaml.safe_load(case.read_text()), RenderOptions())]
     assert out.stdout.split(b"\n")[:-1] == expected
     assert [json.loads(line)["kind"] for line in out.stdout.splitlines()] == [
-        "ServiceAccount", "ConfigMap", "DaemonSet", "Service", "ServiceMonitor"]
+        "ServiceAccount", "ConfigMap", "DaemonSet", "Service", "ServiceMonitor", "PrometheusRule"]
 
 
 def test_render_without_servicemonitor_crd() -> None:
-    out = _cli("render", "-f", str(HERE / "cases" / "catch-all.yaml"), "--without", "ServiceMonitor")
+    out = _cli("render", "-f", str(HERE / "cases" / "catch-all.yaml"), "--without", "ServiceMonitor",
+               "--without", "PrometheusRule")
     assert out.returncode == 0
     kinds = [d["kind"] for d in yaml.safe_load_all(out.stdout)]
     assert kinds == ["ServiceAccount", "ConfigMap", "DaemonSet", "Service"]

@@ -64,6 +64,8 @@ def _schema_defaults(schema: dict[str, Any]) -> Any:
     if "default" in schema and schema.get("type") != "object":
         return schema["default"]
     if schema.get("type") == "object" and "properties" in schema:
+        if "default" not in schema:
+            return None  # an absent object is defaulted only when it has a default itself (spec.alerts has none)
         out = {k: _schema_defaults(v) for k, v in schema["properties"].items()}
         out = {k: v for k, v in out.items() if v is not None}
         if schema.get("default"):
@@ -75,7 +77,8 @@ def _schema_defaults(schema: dict[str, Any]) -> Any:
 def test_crd_defaults_equal_renderer_defaults() -> None:
     crd = yaml.safe_load((ROOT / "crds" / "processmonitor.yaml").read_text())
     spec_schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
-    from_crd = {k: _schema_defaults(v) for k, v in spec_schema["properties"].items() if k != "processNames"}
+    from_crd = {k: d for k, v in spec_schema["properties"].items()
+                if k != "processNames" and (d := _schema_defaults(v)) is not None}
     assert from_crd == spec.DEFAULTS
 
 

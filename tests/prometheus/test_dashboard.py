@@ -8,8 +8,8 @@ import json
 import pathlib
 import re
 
+from process_monitor_operator.render import RenderOptions, render_all, rules
 from process_monitor_operator.render import dashboard as dash
-from process_monitor_operator.render import rules
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -73,15 +73,16 @@ def test_covers_dashboard_249_and_more() -> None:
 
 
 def test_configmap_child() -> None:
-    pm = {"metadata": {"name": "web", "namespace": "prod"},
-          "spec": {"grafanaDashboard": {"enabled": True, "folder": "Team A", "labels": {"grafana_dashboard": "0"}}}}
-    cm = dash.render_dashboard_configmap(pm, {"app.kubernetes.io/managed-by": "process-monitor-operator"},
-                                         "web-dashboard")
-    assert cm is not None
+    pm = {"kind": "ProcessMonitor", "metadata": {"name": "web", "namespace": "prod"},
+          "spec": {"processNames": [{"comm": ["nginx"]}],
+                   "grafanaDashboard": {"enabled": True, "folder": "Team A", "labels": {"grafana_dashboard": "0"}}}}
+    [cm] = [m for m in render_all(pm, RenderOptions()) if m["metadata"]["name"].endswith("-dashboard")]
+    assert cm["kind"] == "ConfigMap" and cm["metadata"]["name"] == "pmon-web-dashboard"
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"  # the sidecar label cannot be overridden
     assert cm["metadata"]["annotations"] == {"grafana_folder": "Team A"}
     model = json.loads(cm["data"]["process-monitor.json"])
-    assert re.fullmatch(r"pm-[0-9a-f]{10}", model["uid"])
+    assert re.fullmatch(r"pmon-[0-9a-f]{12}", model["uid"])
     assert model["title"].endswith("prod/web")
     assert model["panels"] == dash.dashboard()["panels"]
-    assert dash.render_dashboard_configmap({"metadata": {"name": "w"}, "spec": {}}, {}, "x") is None
+    pm["spec"]["grafanaDashboard"] = {}
+    assert not [m for m in render_all(pm, RenderOptions()) if m["metadata"]["name"].endswith("-dashboard")]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import yaml
-from process_monitor_operator.render import rules
+from process_monitor_operator.render import RenderOptions, render_all, rules, skipped
+from process_monitor_operator.spec import load
+from process_monitor_operator.validation import validate
 
 
 @pytest.mark.parametrize(
@@ -61,13 +65,40 @@ def test_scope_and_custom_selector() -> None:
     assert all('{job="pe"' in r["expr"] for g in custom["groups"] for r in g["rules"])
 
 
-def test_prometheusrule_manifest() -> None:
-    pm = {"metadata": {"name": "web", "namespace": "prod"},
-          "spec": {"alerts": {"ruleLabels": {"release": "kps", "app.kubernetes.io/managed-by": "me"}}}}
-    obj = rules.render_prometheusrule(pm, {"app.kubernetes.io/managed-by": "process-monitor-operator"})
-    assert obj is not None
-    assert obj["kind"] == "PrometheusRule" and obj["apiVersion"] == "monitoring.coreos.com/v1"
-    assert obj["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "process-monitor-operator", "release": "kps"}
-    assert obj["spec"]["groups"] == rules.rule_groups(pm["spec"]["alerts"], "web", "prod")
-    assert rules.render_prometheusrule({"metadata": {"name": "w", "namespace": "n"},
-                                        "spec": {"alerts": {"enabled": False}}}, {}) is None
+def _kinds(pm: dict, **options: object) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for m in render_all(pm, RenderOptions(**options)):
+        out.setdefault(m["kind"], []).append(m)
+    return out
+
+
+PM = {"apiVersion": "monitoring.process-monitor.dev/v1alpha1", "kind": "ProcessMonitor",
+      "metadata": {"name": "web", "namespace": "prod"},
+      "spec": {"processNames": [{"comm": ["nginx"]}],
+               "alerts": {"ruleLabels": {"release": "kps", "app.kubernetes.io/managed-by": "me"},
+                          "rules": [{"cpuPercent": {"above": 80}}]}}}
+
+
+def test_prometheusrule_child() -> None:
+    [obj] = _kinds(PM)["PrometheusRule"]
+    assert obj["apiVersion"] == "monitoring.coreos.com/v1"
+    labels = obj["metadata"]["labels"]
+    assert labels["app.kubernetes.io/managed-by"] == "process-monitor-operator"  # ours win over ruleLabels
+    assert labels["release"] == "kps"
+    assert obj["spec"]["groups"] == rules.rule_groups(PM["spec"]["alerts"], "web", "prod")
+
+
+def test_prometheusrule_skipped_without_crd_or_when_disabled() -> None:
+    without = RenderOptions(available_apis=frozenset())
+    assert "PrometheusRule" not in _kinds(PM, available_apis=frozenset())
+    assert any("PrometheusRule skipped" in m and "render --rules" in m for m in skipped(PM, without))
+    off = copy.deepcopy(PM)
+    off["spec"]["alerts"]["enabled"] = False
+    assert "PrometheusRule" not in _kinds(off)
+    assert not any("PrometheusRule" in m for m in skipped(off, without))
+
+
+def test_invalid_alerts_are_validation_problems() -> None:
+    bad = copy.deepcopy(PM)
+    bad["spec"]["alerts"]["rules"][0]["cpuPercent"]["above"] = "hot"
+    assert any("spec.alerts.rules[0].cpuPercent.above" in p for p in validate(load(bad)))

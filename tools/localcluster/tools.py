@@ -27,6 +27,7 @@ _BINARIES: dict[str, tuple[str, str]] = {
     "helm": ("helm", "HELM_VERSION"),
     "prometheus-operator": ("prometheus-operator", "PROMETHEUS_OPERATOR_VERSION"),
     "process-exporter": ("process-exporter", "PROCESS_EXPORTER_VERSION"),
+    "promtool": ("promtool", "PROMETHEUS_VERSION"),
 }
 BINARY_NAMES: tuple[str, ...] = tuple(_BINARIES)
 

@@ -13,11 +13,22 @@ from types import ModuleType
 from typing import Any
 
 from ..spec import Source, load
-from . import configmap, daemonset, service, serviceaccount, servicemonitor
+from . import (
+    configmap,
+    daemonset,
+    grafanadashboard,
+    podmonitor,
+    prometheusrule,
+    service,
+    serviceaccount,
+    servicemonitor,
+)
 from .options import RenderOptions
 
 # Apply order: what others reference comes first (the pods need the account and the config).
-CHILDREN: tuple[ModuleType, ...] = (serviceaccount, configmap, daemonset, service, servicemonitor)
+CHILDREN: tuple[ModuleType, ...] = (
+    serviceaccount, configmap, daemonset, service, servicemonitor, podmonitor, prometheusrule, grafanadashboard,
+)
 
 __all__ = ["CHILDREN", "RenderOptions", "child_kinds", "render_all", "required_missing", "skipped"]
 
@@ -49,4 +60,5 @@ def required_missing(pm: dict[str, Any] | Source, options: RenderOptions) -> lis
 
 def child_kinds() -> list[tuple[str, str, str]]:
     """(apiVersion, kind, plural) of every kind the renderer may produce: what the operator applies and watches."""
-    return [(m.API_VERSION, m.KIND, m.PLURAL) for m in CHILDREN]
+    # Several modules may render the same kind (two ConfigMaps); list each kind once.
+    return list(dict.fromkeys((m.API_VERSION, m.KIND, m.PLURAL) for m in CHILDREN))

@@ -2,9 +2,8 @@
 
 - `dashboards/process-monitor.json` in the repository is `python -m process_monitor_operator.render.dashboard`
   output (a test keeps the two equal), for import by hand or by a provisioning file.
-- The renderer's Grafana child: a ConfigMap labelled `grafana_dashboard: "1"` (the Grafana chart's sidecar label
-  in kube-prometheus-stack) with a `grafana_folder` annotation, when a ProcessMonitor sets
-  `spec.grafanaDashboard.enabled` (called by render_all through `render_dashboard_configmap`).
+- The renderer's Grafana child (render/grafanadashboard.py): a ConfigMap labelled `grafana_dashboard: "1"` with a
+  `grafana_folder` annotation, when a ProcessMonitor sets `spec.grafanaDashboard.enabled`.
 
 Everything in dashboard 249 ("Named processes") is here with current panel types (timeseries/stat/table), plus
 threads, fds and fd ratio, states, page faults, context switches and the agent's own cost. CPU and memory panels
@@ -14,13 +13,12 @@ read the recording rules of render/rules.py, so the dashboard and the alerts agr
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from process_monitor_operator.render.rules import (
+from .rules import (
     RECORD_CPU_PERCENT,
     RECORD_CPU_PERCENT_BY_MODE,
     RECORD_RESIDENT_BYTES,
@@ -270,36 +268,6 @@ def panel_queries(model: Mapping[str, Any] | None = None) -> Iterator[tuple[str,
     for panel in (model or dashboard())["panels"]:
         for target in panel.get("targets", []):
             yield panel["title"], target["expr"]
-
-
-# --- the renderer's child -------------------------------------------------------------------------------------
-
-
-def render_dashboard_configmap(pm: Mapping[str, Any], labels: Mapping[str, str],
-                               name: str) -> dict[str, Any] | None:
-    """The Grafana dashboard ConfigMap `name` for ProcessMonitor `pm`, or None unless
-    `spec.grafanaDashboard.enabled`. Its uid and title name the ProcessMonitor, so several ProcessMonitors'
-    dashboards never replace each other in Grafana."""
-    meta = pm.get("metadata") or {}
-    spec = (pm.get("spec") or {}).get("grafanaDashboard") or {}
-    if not spec.get("enabled", False):
-        return None
-    namespace = meta.get("namespace", "default")
-    digest = hashlib.sha256(f"{namespace}/{meta['name']}".encode()).hexdigest()[:10]
-    uid = f"pm-{digest}"  # Grafana uids are at most 40 characters; this one always fits
-    title = f"{DEFAULT_TITLE}: {namespace}/{meta['name']}"
-    all_labels = {**dict(spec.get("labels") or {}), **SIDECAR_LABEL, **dict(labels)}
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "labels": {k: all_labels[k] for k in sorted(all_labels)},
-            "annotations": {FOLDER_ANNOTATION: spec.get("folder") or DEFAULT_FOLDER},
-        },
-        "data": {CONFIGMAP_KEY: dashboard_json(uid, title)},
-    }
 
 
 if __name__ == "__main__":  # regenerate dashboards/process-monitor.json

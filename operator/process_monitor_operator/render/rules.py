@@ -1,7 +1,8 @@
 """Prometheus recording and alerting rules for one ProcessMonitor (pure functions, no I/O).
 
-Called by the renderer (the PrometheusRule child, when prometheus-operator's CRD exists) and by the user CLI
-(`process-monitor render --rules -f FILE`, a plain Prometheus rules file for servers without the operator).
+Called by the renderer (render/prometheusrule.py, when prometheus-operator's CRD exists), by the user CLI
+(`process-monitor render --rules -f FILE`, a plain Prometheus rules file for servers without the operator) and by
+validation.py (spec.alerts problems).
 Both outputs come from `rule_groups()`, so they never disagree.
 
 Every expression is scoped to this ProcessMonitor's targets by a label selector (default
@@ -442,7 +443,11 @@ def rule_groups(alerts: Mapping[str, Any] | None, name: str, namespace: str) -> 
 
 def rules_file_text(alerts: Mapping[str, Any] | None, name: str, namespace: str) -> str:
     """A plain Prometheus rules file (YAML text) for `rule_files:` of a Prometheus without the operator."""
-    doc = {"groups": rule_groups(alerts, name, namespace)}
+    return rules_file_text_from_groups(rule_groups(alerts, name, namespace))
+
+
+def rules_file_text_from_groups(groups: list[dict[str, Any]]) -> str:
+    doc = {"groups": groups}
     return yaml.dump(doc, Dumper=_BlockDumper, sort_keys=False, default_flow_style=False, width=1000,
                      allow_unicode=True)
 
@@ -457,28 +462,3 @@ def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 
 
 _BlockDumper.add_representer(str, _str_representer)
-
-
-def render_prometheusrule(pm: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, Any] | None:
-    """The PrometheusRule child of ProcessMonitor `pm`, or None when alerts are disabled.
-
-    `labels` are the child labels the renderer puts on every child (managed-by, processmonitor); the user's
-    `ruleLabels` are added (kube-prometheus-stack selects rules by `release`) but never override them.
-    """
-    meta = pm.get("metadata") or {}
-    name, namespace = meta["name"], meta.get("namespace", "default")
-    alerts = (pm.get("spec") or {}).get("alerts") or {}
-    groups = rule_groups(alerts, name, namespace)
-    if not groups:
-        return None
-    all_labels = {**dict(alerts.get("ruleLabels") or {}), **dict(labels)}
-    return {
-        "apiVersion": "monitoring.coreos.com/v1",
-        "kind": "PrometheusRule",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "labels": {k: all_labels[k] for k in sorted(all_labels)},
-        },
-        "spec": {"groups": groups},
-    }

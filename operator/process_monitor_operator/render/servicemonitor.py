@@ -25,7 +25,11 @@ NODE_RELABELING = {"sourceLabels": ["__meta_kubernetes_pod_node_name"], "targetL
 
 
 def wanted(src: Source) -> bool:
-    return src.spec["prometheus"]["serviceMonitor"]["mode"] in ("on", "auto")
+    mode = src.spec["prometheus"]["serviceMonitor"]["mode"]
+    # A wanted PodMonitor replaces the ServiceMonitor unless the user explicitly asked for both (`on`).
+    if mode == "auto" and src.spec["prometheus"]["podMonitor"]["mode"] in ("on", "auto"):
+        return False
+    return mode in ("on", "auto")
 
 
 def skipped(src: Source, options: RenderOptions) -> str | None:
