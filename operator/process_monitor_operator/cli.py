@@ -21,6 +21,7 @@ import yaml
 from . import constants as c
 from . import rbac_rules
 from .render import RenderOptions, render_all, skipped
+from .render.dashboard import dashboard_json
 from .render.options import OPTIONAL_APIS
 from .render.rules import rules_file_text, rules_file_text_from_groups
 from .serialize import to_json_bytes, to_yaml
@@ -96,6 +97,11 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dashboard(args: argparse.Namespace) -> int:
+    sys.stdout.write(dashboard_json())
+    return 0
+
+
 def _rbac(args: argparse.Namespace) -> int:
     sys.stdout.write(to_yaml([rbac_rules.cluster_role(args.name)]))
     return 0
@@ -115,6 +121,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--without", action="append", choices=("ServiceMonitor", "PodMonitor", "PrometheusRule"),
                    help="render as if this prometheus-operator CRD were not installed (repeatable)")
     r.set_defaults(func=_render)
+    d = sub.add_parser("dashboard", help="print the Grafana dashboard JSON (dashboards/process-monitor.json)")
+    d.set_defaults(func=_dashboard)
     b = sub.add_parser("rbac", help="print the ClusterRole the operator needs")
     b.add_argument("--name", default="process-monitor-operator")
     b.set_defaults(func=_rbac)

@@ -18,7 +18,7 @@ def test_repository_json_is_the_generated_one() -> None:
     on_disk = (ROOT / "dashboards" / "process-monitor.json").read_text()
     assert on_disk == dash.dashboard_json(), (
         "dashboards/process-monitor.json is stale: regenerate with "
-        "`PYTHONPATH=operator python -m process_monitor_operator.render.dashboard > dashboards/process-monitor.json`")
+        "`process-monitor dashboard > dashboards/process-monitor.json`")
 
 
 def test_panels_use_current_types_and_the_datasource_variable() -> None:

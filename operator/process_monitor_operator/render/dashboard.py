@@ -1,7 +1,7 @@
 """The Grafana dashboard for process-monitor (pure): built here, shipped twice.
 
-- `dashboards/process-monitor.json` in the repository is `python -m process_monitor_operator.render.dashboard`
-  output (a test keeps the two equal), for import by hand or by a provisioning file.
+- `dashboards/process-monitor.json` in the repository is `process-monitor dashboard` output (a test keeps the two
+  equal), for import by hand or by a provisioning file.
 - The renderer's Grafana child (render/grafanadashboard.py): a ConfigMap labelled `grafana_dashboard: "1"` with a
   `grafana_folder` annotation, when a ProcessMonitor sets `spec.grafanaDashboard.enabled`.
 
@@ -14,7 +14,6 @@ read the recording rules of render/rules.py, so the dashboard and the alerts agr
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -39,9 +38,13 @@ A = 'namespace=~"$namespace",node=~"$node",instance=~"$instance"'
 S = A + ',groupname=~"$groupname"'
 WHERE = "{{groupname}} @ {{instance}}"
 
-# The agent's own metrics (design.md: prefix process_monitor_agent_); the scrape-cost panels read these.
-AGENT_SCRAPE_DURATION = "process_monitor_agent_scrape_duration_seconds"
-AGENT_SCRAPE_CPU = "process_monitor_agent_scrape_cpu_seconds_total"
+# The agent's own metrics (design.md: prefix process_monitor_agent_); the agent-cost panels read these, and the
+# standard process_* metrics of the agent targets (picked out by the agent's build_info).
+AGENT_COLLECTION_CPU = "process_monitor_agent_collection_cpu_seconds_total"
+AGENT_COLLECTIONS = "process_monitor_agent_collections_total"
+AGENT_COLLECTION_DURATION = "process_monitor_agent_collection_duration_seconds"
+AGENT_PROCESSES = "process_monitor_agent_processes"
+AGENT_BUILD_INFO = "process_monitor_agent_build_info"
 AGENT_RELOAD_OK = "process_monitor_agent_config_last_reload_successful"
 
 
@@ -179,15 +182,20 @@ def _panels() -> list[dict[str, Any]]:
                     [_target(f"rate(namedprocess_namegroup_context_switches_total{{{S}}}{rate})",
                              WHERE + " {{ctxswitchtype}}")], "ops"),
         _row("Agent cost"),
-        _timeseries("Agent CPU per scrape",
-                    "CPU seconds the agent spends per scrape: the figure process-monitor exists to keep low.",
-                    [_target(f"rate({AGENT_SCRAPE_CPU}{{{A}}}{rate}) / "
-                             f"rate({AGENT_SCRAPE_DURATION}_count{{{A}}}{rate})", "{{instance}}")], "s"),
-        _timeseries("Agent scrape duration", "Wall time of one scrape (mean over the interval).",
-                    [_target(f"rate({AGENT_SCRAPE_DURATION}_sum{{{A}}}{rate}) / "
-                             f"rate({AGENT_SCRAPE_DURATION}_count{{{A}}}{rate})", "{{instance}}")], "s"),
+        _timeseries("Agent CPU per collection",
+                    "CPU seconds the agent spends on one walk of /proc (concurrent scrapes share one): the figure "
+                    "process-monitor exists to keep low.",
+                    [_target(f"rate({AGENT_COLLECTION_CPU}{{{A}}}{rate}) / rate({AGENT_COLLECTIONS}{{{A}}}{rate})",
+                             "{{instance}}")], "s"),
+        _timeseries("Agent CPU", "CPU of the agent process, percent of one core.",
+                    [_target(f"rate(process_cpu_seconds_total{{{A}}}{rate}) * 100 "
+                             f"and on (instance) {AGENT_BUILD_INFO}{{{A}}}", "{{instance}}")], "percent"),
+        _timeseries("Agent collection duration", "Wall time of the last collection.",
+                    [_target(f"{AGENT_COLLECTION_DURATION}{{{A}}}", "{{instance}}")], "s"),
+        _timeseries("Processes seen by the agent", "Live processes, tracked by a group or ignored.",
+                    [_target(f"{AGENT_PROCESSES}{{{A}}}", "{{instance}} {{state}}")], "short", stack=True),
         _timeseries("Agent resident memory", "The agent process's own resident memory.",
-                    [_target(f"process_resident_memory_bytes{{{A}}} and on (instance) {AGENT_RELOAD_OK}{{{A}}}",
+                    [_target(f"process_resident_memory_bytes{{{A}}} and on (instance) {AGENT_BUILD_INFO}{{{A}}}",
                              "{{instance}}")], "bytes"),
         _stat("Config reloads OK", "Agents whose last config reload succeeded / all agents.",
               f"sum({AGENT_RELOAD_OK}{{{A}}}) / count({AGENT_RELOAD_OK}{{{A}}})", "percentunit"),
@@ -269,6 +277,3 @@ def panel_queries(model: Mapping[str, Any] | None = None) -> Iterator[tuple[str,
         for target in panel.get("targets", []):
             yield panel["title"], target["expr"]
 
-
-if __name__ == "__main__":  # regenerate dashboards/process-monitor.json
-    sys.stdout.write(dashboard_json())
