@@ -1,0 +1,208 @@
+"""Command line of the agent (`process-monitor-agent`, `python -m process_monitor_agent`).
+
+Every process-exporter flag, spelled as it spells them, in both `-flag` and `--flag` forms (flags.py), plus ours
+in the same dotted style: -gather-smaps.interval and -report.missing-groups. Start-up: parse flags, load rules
+(config errors: one line on stderr, exit status 2, no traceback), prime one collection, then either print a
+second collection after -once-to-stdout-delay and exit, or serve HTTP and watch the config for reloads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+
+from . import __version__
+from .flags import Flag, FlagError, FlagSet, HelpRequested
+
+PROG = "process-monitor-agent"
+log = logging.getLogger("process_monitor_agent")
+
+FLAGS = [
+    Flag("config.path", "string", "", "path to YAML config file (process-exporter format); reloaded on change"),
+    Flag("web.listen-address", "string", ":9256", "Address on which to expose metrics and web interface."),
+    Flag("web.telemetry-path", "string", "/metrics", "Path under which to expose metrics."),
+    Flag("web.config.file", "string", "",
+         "[EXPERIMENTAL] Path to configuration file that can enable TLS or authentication."),
+    Flag("procfs", "string", "/proc", "path to read proc data from"),
+    Flag("children", "bool", True,
+         "if a proc is tracked, track with it any children that aren't part of their own group"),
+    Flag("threads", "bool", True, "report on per-threadname metrics as well (off: no per-thread file is read)"),
+    Flag("gather-smaps", "bool", True,
+         "gather metrics from smaps_rollup file, which contains proportional resident memory size"),
+    Flag("gather-smaps.interval", "duration", 300.0,
+         "read each process's smaps_rollup at most once per this interval and report the cached values in between\n"
+         "(0: every scrape, as process-exporter)"),
+    Flag("recheck", "bool", False, "recheck process names on each scrape"),
+    Flag("recheck-with-time-limit", "duration", 0.0,
+         "recheck processes only this much time after their start, but no longer (non-zero turns on -recheck)"),
+    Flag("remove-empty-groups", "bool", False, "forget empty groups"),
+    Flag("report.missing-groups", "bool", False,
+         "report every statically named group (a name without {{) with num_procs 0 from start-up"),
+    Flag("procnames", "string", "", "comma-separated list of process names to monitor"),
+    Flag("namemapping", "string", "",
+         "comma-separated list, alternating process name and capturing regex to apply to cmdline"),
+    Flag("once-to-stdout-delay", "duration", 0.0,
+         "Don't bind, just wait this much time, print the metrics once to stdout, and exit"),
+    Flag("debug", "bool", False, "log debugging information to stdout"),
+    Flag("man", "bool", False, "print manual"),
+    Flag("version", "bool", False, "print version information and exit"),
+]
+
+MAN = """process-monitor-agent: a drop-in successor of process-exporter (same config, flags and metrics).
+
+Config (-config.path) is process-exporter's YAML:
+
+  process_names:
+    - name: "{{.Comm}}"        # Go template: .Comm .ExeBase .ExeFull .Username .PID .StartTime .Cgroups .Matches.X
+      cmdline: ['.+']          # AND of RE2 regexes over argv joined by spaces (named captures -> .Matches)
+    - comm: [bash]             # OR of exact comm names
+    - exe: [/usr/bin/python3]  # OR; without '/', matches the basename of argv[0]
+
+The first entry that matches a process names its group; the name is fixed for the life of the process.
+The config reloads without a restart when the file changes (including a Kubernetes ConfigMap update), on
+SIGHUP, and on POST /-/reload; group counters are kept across reloads.
+"""
+
+
+def _setup_logging(debug: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="ts=%(asctime)s level=%(levelname)s msg=%(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    fs = FlagSet(PROG, FLAGS)
+    try:
+        opts, rest = fs.parse(sys.argv[1:] if argv is None else argv)
+    except HelpRequested:
+        sys.stderr.write(fs.usage())
+        return 0
+    except FlagError as e:
+        sys.stderr.write(f"{e}\n{fs.usage()}")
+        return 2
+    if opts["version"]:
+        print(f"{PROG}, version {__version__} (python {sys.version.split()[0]})")
+        return 0
+    if opts["man"]:
+        print(MAN)
+        sys.stderr.write(fs.usage())
+        return 0
+    _setup_logging(opts["debug"])
+    if rest:
+        log.warning("ignoring non-flag arguments: %s", " ".join(rest))
+
+    # Imported here so `-version` / `-h` stay instant.
+    from .collector import Collector
+    from .config import ConfigError, from_flags, load_config
+    from .tracker import Settings
+
+    path = opts["config.path"]
+    initial_text: bytes | None = None
+    try:
+        if path:
+            if opts["procnames"] or opts["namemapping"]:
+                raise ConfigError("-config.path cannot be used with -namemapping or -procnames")
+            config = load_config(path)
+            try:
+                with open(path, "rb") as f:
+                    initial_text = f.read()
+            except OSError:
+                initial_text = None
+        else:
+            config = from_flags(opts["procnames"], opts["namemapping"])
+    except ConfigError as e:
+        sys.stderr.write(f"{PROG}: config error: {e}\n")
+        return 2
+    for w in config.warnings:
+        log.warning("%s", w)
+
+    settings = Settings(
+        procfs=opts["procfs"],
+        children=opts["children"],
+        threads=opts["threads"],
+        gather_smaps=opts["gather-smaps"],
+        smaps_interval=opts["gather-smaps.interval"],
+        recheck=opts["recheck"],
+        recheck_time_limit=opts["recheck-with-time-limit"],
+    )
+    if not os.path.isdir(settings.procfs):
+        sys.stderr.write(f"{PROG}: -procfs {settings.procfs}: not a directory\n")
+        return 2
+    collector = Collector(
+        settings,
+        config,
+        remove_empty_groups=opts["remove-empty-groups"],
+        report_missing_groups=opts["report.missing-groups"],
+    )
+    # Prime the state (as process-exporter does): counters of processes already running start from here.
+    collector.collect()
+
+    delay = opts["once-to-stdout-delay"]
+    if delay > 0:
+        time.sleep(delay)
+        sys.stdout.write(collector.collect().decode("utf-8"))
+        sys.stdout.flush()
+        return 0
+
+    from .reload import Reloader
+    from .server import WebConfigError, load_web_config, make_server, serve_in_thread
+
+    reloader = Reloader(path, collector, initial_text) if path else None
+    try:
+        web = load_web_config(opts["web.config.file"])
+        srv = make_server(
+            opts["web.listen-address"],
+            opts["web.telemetry-path"],
+            collector.exposition,
+            (lambda: reloader.reload("http")) if reloader else None,
+            web,
+        )
+    except (WebConfigError, ValueError, OSError) as e:
+        sys.stderr.write(f"{PROG}: {e}\n")
+        return 1
+
+    stop = threading.Event()
+
+    def on_term(signum: int, _frame: object) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    hup = threading.Event()
+
+    def on_hup(_signum: int, _frame: object) -> None:
+        hup.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    signal.signal(signal.SIGHUP, on_hup)
+    watcher = None
+    if reloader is not None:
+        from .watch import start_watcher
+
+        watcher = start_watcher(path, lambda: reloader.reload("file change", only_if_changed=True))
+    serve_in_thread(srv)
+    log.info(
+        "listening on %s, telemetry path %s, config %s",
+        opts["web.listen-address"],
+        opts["web.telemetry-path"],
+        path or "from flags",
+    )
+    while not stop.is_set():
+        if hup.wait(0.5):
+            hup.clear()
+            if reloader is not None:
+                reloader.reload("SIGHUP")
+            else:
+                log.warning("SIGHUP ignored: no -config.path to reload")
+    srv.shutdown()
+    srv.server_close()
+    if watcher is not None:
+        watcher.stop()
+    return 0

@@ -1,0 +1,194 @@
+"""Per-group accumulators and per-collection group snapshots (process-exporter's proc/grouper.go semantics).
+
+Called by collector.py after each Tracker.collect(). Counters (CPU, I/O, page faults, context switches) are
+accumulated from per-process deltas, so a group counter never goes down when members exit, restart or are
+replaced. Gauges (num_procs, memory, fds, threads, states, wchans, oldest start) are recomputed from the live
+members each collection. A group whose members are all gone is still reported with frozen counters and zero
+gauges, unless -remove-empty-groups. Per-thread-name counters follow upstream: a thread name that disappears
+from a group drops its accumulator. With -report.missing-groups, statically named groups are reported (zero)
+from the first collection on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .tracker import STATE_INDEX, ProcState
+
+GO_ZERO_TIME = -62135596800  # Unix() of Go's zero time.Time: oldest_start_time_seconds of an empty group
+
+
+class Counters:
+    """Monotonic per-group (or per group+thread name) counters. CPU is kept in clock ticks, exact."""
+
+    __slots__ = ("maj", "min", "nvcs", "rb", "stime", "utime", "vcs", "wb")
+
+    def __init__(self) -> None:
+        self.utime = self.stime = self.rb = self.wb = self.maj = self.min = self.vcs = self.nvcs = 0
+
+
+class ThreadGroup:
+    __slots__ = ("count", "counters", "name")
+
+    def __init__(self, name: str, counters: Counters) -> None:
+        self.name = name
+        self.count = 0
+        self.counters = counters
+
+
+class GroupSnapshot:
+    """What the exposition needs for one group after a collection."""
+
+    __slots__ = (
+        "counters",
+        "fds",
+        "name",
+        "nthreads",
+        "oldest",
+        "procs",
+        "pss",
+        "rss",
+        "states",
+        "swap",
+        "swappss",
+        "threads",
+        "vsize",
+        "wchans",
+        "worst_ratio",
+    )
+
+    def __init__(self, name: str, counters: Counters) -> None:
+        self.name = name
+        self.counters = counters
+        self.procs = 0
+        self.rss = self.vsize = self.swap = self.pss = self.swappss = 0
+        self.fds = 0
+        self.worst_ratio = 0.0
+        self.oldest = GO_ZERO_TIME
+        self.nthreads = 0
+        self.states = [0, 0, 0, 0, 0]
+        self.wchans: dict[str, int] = {}
+        self.threads: list[ThreadGroup] = []
+
+
+class Grouper:
+    """Owns the accumulators; `update` folds one collection's tracked processes into snapshots."""
+
+    def __init__(self, remove_empty_groups: bool = False, report_missing: bool = False) -> None:
+        self.remove_empty = remove_empty_groups
+        self.report_missing = report_missing
+        self.accum: dict[str, Counters] = {}
+        self.thread_accum: dict[str, dict[str, Counters]] = {}
+        self.static_names: tuple[str, ...] = ()
+
+    def set_static_names(self, names: Iterable[str]) -> None:
+        """Groups configured with a fixed name (reported from start-up with -report.missing-groups)."""
+        self.static_names = tuple(names)
+
+    def update(self, procs: Iterable[ProcState]) -> list[GroupSnapshot]:
+        accum = self.accum
+        snaps: dict[str, GroupSnapshot] = {}
+        threads_by_group: dict[str, list[tuple]] = {}
+        state_index = STATE_INDEX
+        for ps in procs:
+            g = snaps.get(ps.group)
+            if g is None:
+                c = accum.get(ps.group)
+                if c is None:
+                    c = accum[ps.group] = Counters()
+                g = snaps[ps.group] = GroupSnapshot(ps.group, c)
+                g.oldest = ps.start_sec
+            c = g.counters
+            if ps.d_utime:
+                c.utime += ps.d_utime
+            if ps.d_stime:
+                c.stime += ps.d_stime
+            if ps.d_min:
+                c.min += ps.d_min
+            if ps.d_maj:
+                c.maj += ps.d_maj
+            if ps.d_rb:
+                c.rb += ps.d_rb
+            if ps.d_wb:
+                c.wb += ps.d_wb
+            if ps.d_vcs:
+                c.vcs += ps.d_vcs
+            if ps.d_nvcs:
+                c.nvcs += ps.d_nvcs
+            g.procs += 1
+            g.rss += ps.rss
+            g.vsize += ps.vsize
+            g.swap += ps.swap
+            g.pss += ps.pss
+            g.swappss += ps.swappss
+            g.nthreads += ps.nthreads
+            if ps.start_sec < g.oldest:
+                g.oldest = ps.start_sec
+            fds = ps.fds
+            if fds >= 0:
+                g.fds += fds
+                if ps.fd_limit > 0:
+                    r = fds / ps.fd_limit
+                    if r > g.worst_ratio:
+                        g.worst_ratio = r
+            if ps.states is not None:
+                st = g.states
+                for i, n in enumerate(ps.states):
+                    st[i] += n
+                w = g.wchans
+                for k, n in ps.wchans.items():
+                    w[k] = w.get(k, 0) + n
+            else:
+                g.states[state_index.get(ps.state, 4)] += 1
+                if ps.wchan:
+                    g.wchans[ps.wchan] = g.wchans.get(ps.wchan, 0) + 1
+            if ps.thread_updates is not None:
+                lst = threads_by_group.get(ps.group)
+                if lst is None:
+                    threads_by_group[ps.group] = list(ps.thread_updates)
+                else:
+                    lst.extend(ps.thread_updates)
+        for name, g in snaps.items():
+            g.threads = self._threads(name, threads_by_group.get(name))
+        keep = set(self.static_names) if self.report_missing else ()
+        for name in keep:
+            if name not in accum:
+                accum[name] = Counters()
+        for name in list(accum):
+            if name in snaps:
+                continue
+            if self.remove_empty and name not in keep:
+                del accum[name]
+                self.thread_accum.pop(name, None)
+                continue
+            self.thread_accum.pop(name, None)
+            snaps[name] = GroupSnapshot(name, accum[name])
+        return sorted(snaps.values(), key=_by_name)
+
+    def _threads(self, group: str, updates: list[tuple] | None) -> list[ThreadGroup]:
+        if not updates:
+            self.thread_accum.pop(group, None)
+            return []
+        history = self.thread_accum.get(group) or {}
+        current: dict[str, ThreadGroup] = {}
+        for name, du, ds, dmn, dmj, drb, dwb, dv, dnv in updates:
+            tg = current.get(name)
+            if tg is None:
+                c = history.get(name) or Counters()
+                tg = current[name] = ThreadGroup(name, c)
+            c = tg.counters
+            tg.count += 1
+            c.utime += du
+            c.stime += ds
+            c.min += dmn
+            c.maj += dmj
+            c.rb += drb
+            c.wb += dwb
+            c.vcs += dv
+            c.nvcs += dnv
+        self.thread_accum[group] = {n: tg.counters for n, tg in current.items()}
+        return sorted(current.values(), key=_by_name)
+
+
+def _by_name(x: GroupSnapshot | ThreadGroup) -> str:
+    return x.name

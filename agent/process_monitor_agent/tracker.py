@@ -1,0 +1,574 @@
+"""Per-process state across collections: identity, group choice, deltas, ignore list, children attribution.
+
+Called by collector.py once per collection (`Tracker.collect`). Processes are identified by (pid, starttime), as
+process-exporter does. For each identity the tracker caches what cannot change for it (comm, cmdline, username,
+cgroups are read once to choose the group; the group is then fixed) and keeps the last raw counters so that each
+collection yields per-process deltas, which grouper.py adds into per-group accumulators.
+
+What is read, per collection (the cost of the agent is here):
+- every PID: `stat` only (to learn the identity). Ignored processes stop there.
+- a tracked process: `stat`; for a single-threaded one also `schedstat`, and when its run time did not move since
+  the last collection (it did not run, so its I/O, context switches, fds and wait channel cannot have changed)
+  nothing else, except `status` when its RSS moved (VmSwap); otherwise `status`, `io`, one stat() of `fd/`, and
+  `wchan` (with -threads). `limits` at most every `limits_interval` seconds (default 60), `smaps_rollup` at most
+  every -gather-smaps.interval (default 5m), both with a random first offset so the reads spread out.
+- `task/*` only with -threads and num_threads >= 2 (stat and schedstat per thread, plus status/io/wchan for the
+  threads that ran).
+- a new process: `cmdline` when a rule needs it, `status` early when a template uses .Username, `cgroup` only
+  when a template uses .Cgroups.
+State of exited and ignored PIDs is dropped on the next collection that does not list them, so memory follows the
+live process count.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import pwd
+import random
+import time
+
+from .procfs import read_file, read_file_all
+from .procfs.cgroup import parse_cgroup
+from .procfs.cmdline import parse_cmdline
+from .procfs.fd import count_fds
+from .procfs.io import parse_io
+from .procfs.limits import parse_max_open_files
+from .procfs.schedstat import parse_runtime_ns
+from .procfs.smaps import parse_smaps_rollup
+from .procfs.status import parse_status
+from .procfs.system import clock_ticks, page_size, parse_boot_time
+from .procfs.wchan import parse_wchan
+from .rules import ProcAttrs, Rules
+
+_GONE = (errno.ENOENT, errno.ESRCH)
+STATE_INDEX = {"R": 0, "S": 1, "D": 2, "Z": 3}  # everything else is "Other" (4)
+
+
+class Settings:
+    """Tracker options, from the command line."""
+
+    __slots__ = (
+        "children",
+        "gather_smaps",
+        "limits_interval",
+        "procfs",
+        "recheck",
+        "recheck_time_limit",
+        "smaps_interval",
+        "threads",
+    )
+
+    def __init__(
+        self,
+        procfs: str = "/proc",
+        children: bool = True,
+        threads: bool = True,
+        gather_smaps: bool = True,
+        smaps_interval: float = 300.0,
+        recheck: bool = False,
+        recheck_time_limit: float = 0.0,
+        limits_interval: float = 60.0,
+    ) -> None:
+        self.procfs = procfs.rstrip("/") or "/"
+        self.children = children
+        self.threads = threads
+        self.gather_smaps = gather_smaps
+        self.smaps_interval = smaps_interval
+        self.recheck = recheck or recheck_time_limit > 0
+        self.recheck_time_limit = recheck_time_limit
+        self.limits_interval = limits_interval
+
+
+class ThreadState:
+    """Last raw counters of one thread (tid) of a multi-threaded tracked process."""
+
+    __slots__ = ("maj", "min", "name", "nvcs", "rb", "runtime", "state", "stime", "utime", "vcs", "wb", "wchan")
+
+    def __init__(self) -> None:
+        self.name = ""
+        self.utime = self.stime = self.min = self.maj = self.rb = self.wb = self.vcs = self.nvcs = 0
+        self.runtime = -1
+        self.state = "S"
+        self.wchan = ""
+
+
+class ProcState:
+    """Everything the agent keeps about one tracked (pid, starttime)."""
+
+    __slots__ = (
+        "d_maj",
+        "d_min",
+        "d_nvcs",
+        "d_rb",
+        "d_stime",
+        "d_utime",
+        "d_vcs",
+        "d_wb",
+        "fd_limit",
+        "fds",
+        "group",
+        "limits_due",
+        "maj",
+        "min",
+        "nthreads",
+        "nvcs",
+        "partial",
+        "pid",
+        "pss",
+        "rb",
+        "rss",
+        "runtime",
+        "smaps_due",
+        "start_sec",
+        "starttime",
+        "state",
+        "states",
+        "stime",
+        "swap",
+        "swappss",
+        "thread_updates",
+        "threads",
+        "utime",
+        "vcs",
+        "vsize",
+        "wb",
+        "wchan",
+        "wchans",
+    )
+
+    def __init__(self, pid: int, starttime: int, group: str) -> None:
+        self.pid = pid
+        self.starttime = starttime
+        self.group = group
+        self.start_sec = 0
+        self.utime = self.stime = self.min = self.maj = self.rb = self.wb = self.vcs = self.nvcs = 0
+        self.d_utime = self.d_stime = self.d_min = self.d_maj = self.d_rb = self.d_wb = self.d_vcs = 0
+        self.d_nvcs = 0
+        self.rss = self.vsize = self.swap = self.pss = self.swappss = 0
+        self.fds = -1
+        self.fd_limit = 0
+        self.nthreads = 1
+        self.state = "S"
+        self.wchan = ""
+        self.runtime = -1
+        self.limits_due = 0.0
+        self.smaps_due = 0.0
+        self.partial = False
+        self.threads: dict[int, ThreadState] | None = None
+        # With thread data: per-state counts [R, S, D, Z, Other] and wchan counts over the threads.
+        self.states: list[int] | None = None
+        self.wchans: dict[str, int] | None = None
+        # (threadname, d_utime, d_stime, d_min, d_maj, d_rb, d_wb, d_vcs, d_nvcs) for this collection.
+        self.thread_updates: list[tuple] | None = None
+
+
+class CollectStats:
+    """Error counts and sizes of one collection."""
+
+    __slots__ = ("failed", "ignored", "new", "partial", "read_errors", "tracked")
+
+    def __init__(self) -> None:
+        self.failed = False
+        self.partial = self.read_errors = self.new = self.tracked = self.ignored = 0
+
+
+class Tracker:
+    """Owns the per-process state. Not thread-safe: collector.py serialises collections."""
+
+    def __init__(self, settings: Settings, rules: Rules) -> None:
+        self.s = settings
+        self.rules = rules
+        self.procs: dict[int, ProcState] = {}
+        self.ignored: dict[int, int] = {}  # pid -> starttime
+        self.usernames: dict[int, str] = {}
+        self.collections = 0
+        self.rematch = False
+        self.hz = clock_ticks()
+        self.pagesize = page_size()
+        self.boot_time = 0
+        self._rand = random.Random()
+
+    # -- rules ---------------------------------------------------------------------------------------------------
+    def set_rules(self, rules: Rules) -> None:
+        """Swap in new rules: the next collection re-matches every live process (tracked and ignored) while
+        keeping each process's counter baselines, so only growth after the reload is added to its new group."""
+        self.rules = rules
+        self.rematch = True
+
+    def username(self, uid: int) -> str:
+        if uid < 0:
+            return ""
+        name = self.usernames.get(uid)
+        if name is None:
+            try:
+                name = pwd.getpwuid(uid).pw_name
+            except (KeyError, OverflowError):
+                name = str(uid)
+            self.usernames[uid] = name
+        return name
+
+    # -- collection ----------------------------------------------------------------------------------------------
+    def collect(self) -> CollectStats:
+        """Walk the procfs root once, update every tracked process; returns error counts for this collection."""
+        cs = CollectStats()
+        root = self.s.procfs
+        if not self.boot_time:
+            try:
+                self.boot_time = parse_boot_time(read_file(root + "/stat", 65536))
+            except (OSError, ValueError):
+                self.boot_time = 0
+        try:
+            names = os.listdir(root)
+        except OSError:
+            cs.failed = True
+            return cs
+        first = self.collections == 0
+        self.collections += 1
+        rematch = self.rematch
+        self.rematch = False
+        now = time.monotonic()
+        old_procs = self.procs
+        old_ignored = self.ignored
+        procs: dict[int, ProcState] = {}
+        ignored: dict[int, int] = {}
+        # New identities to classify: (pid, base path, comm, fields, seen_before, old ProcState or None)
+        fresh: list[tuple] = []
+        recheck = self.s.recheck
+        limit = self.s.recheck_time_limit
+        hz = self.hz
+        uptime = 0.0
+        if recheck and limit > 0:
+            try:
+                uptime = float(read_file(root + "/uptime").split()[0])
+            except (OSError, ValueError, IndexError):
+                uptime = 0.0
+        update = self._update
+        for name in names:
+            if not name.isdigit():
+                continue
+            pid = int(name)
+            base = root + "/" + name
+            try:
+                data = read_file(base + "/stat", 1024)
+            except OSError as e:
+                if e.errno not in _GONE:
+                    cs.read_errors += 1
+                continue
+            rp = data.rfind(b")")
+            f = data[rp + 2 :].split()
+            try:
+                starttime = int(f[19])
+            except (IndexError, ValueError):
+                cs.read_errors += 1
+                continue
+            if old_ignored.get(pid) == starttime:
+                if rematch or (recheck and (limit <= 0 or uptime - starttime / hz < limit)):
+                    fresh.append((pid, base, data, rp, f, starttime, True, None))
+                else:
+                    ignored[pid] = starttime
+                continue
+            ps = old_procs.get(pid)
+            if ps is not None and ps.starttime == starttime:
+                if rematch:
+                    fresh.append((pid, base, data, rp, f, starttime, True, ps))
+                    continue
+                if update(ps, base, f, now, cs):
+                    procs[pid] = ps
+                continue
+            fresh.append((pid, base, data, rp, f, starttime, False, None))
+        if fresh:
+            self._classify(fresh, procs, ignored, first, now, cs)
+        self.procs = procs
+        self.ignored = ignored
+        cs.tracked = len(procs)
+        cs.ignored = len(ignored)
+        return cs
+
+    def _classify(
+        self,
+        fresh: list[tuple],
+        procs: dict[int, ProcState],
+        ignored: dict[int, int],
+        first: bool,
+        now: float,
+        cs: CollectStats,
+    ) -> None:
+        """Name new identities (and, on recheck/reload, known ones); children pass for the unmatched."""
+        rules = self.rules
+        unmatched: dict[int, tuple] = {}
+        for item in fresh:
+            pid, base, data, rp, _f, starttime, _seen_before, _old = item
+            attrs = self._attrs(pid, base, data, rp, starttime)
+            if attrs is None:
+                continue
+            group = rules.name_of(attrs)
+            if group is None:
+                unmatched[pid] = item
+                continue
+            self._track(item, group, procs, first, now, cs)
+        if not unmatched:
+            return
+        if not self.s.children:
+            for pid, item in unmatched.items():
+                ignored[pid] = item[5]
+            return
+        memo: dict[int, str | None] = {}
+
+        def ancestor_group(pid: int, depth: int = 0) -> str | None:
+            if pid in memo:
+                return memo[pid]
+            memo[pid] = None  # guards against cycles
+            item = unmatched[pid]
+            ppid = int(item[4][1])
+            g: str | None = None
+            parent = procs.get(ppid)
+            if parent is not None:
+                g = parent.group
+            elif ppid in unmatched and depth < 4096:
+                g = ancestor_group(ppid, depth + 1)
+            memo[pid] = g
+            return g
+
+        for pid, item in unmatched.items():
+            g = ancestor_group(pid)
+            if g is None:
+                ignored[pid] = item[5]
+            else:
+                self._track(item, g, procs, first, now, cs)
+
+    def _attrs(self, pid: int, base: str, data: bytes, rp: int, starttime: int) -> ProcAttrs | None:
+        rules = self.rules
+        comm = data[data.find(b"(") + 1 : rp].decode("utf-8", "replace")
+        cmdline: list[str] = []
+        if rules.needs_cmdline:
+            try:
+                cmdline = parse_cmdline(read_file_all(base + "/cmdline"))
+            except OSError:
+                return None
+        attrs = ProcAttrs(comm, cmdline, pid, self.boot_time + starttime / self.hz)
+        if rules.needs_username:
+            try:
+                attrs.username = self.username(parse_status(read_file(base + "/status", 8192)).euid)
+            except (OSError, ValueError):
+                return None
+        if rules.needs_cgroups:
+            try:
+                attrs.cgroups = parse_cgroup(read_file_all(base + "/cgroup"))
+            except OSError:
+                attrs.cgroups = []
+        return attrs
+
+    def _track(
+        self, item: tuple, group: str, procs: dict[int, ProcState], first: bool, now: float, cs: CollectStats
+    ) -> None:
+        pid, base, _data, _rp, f, starttime, seen_before, old = item
+        if old is not None:
+            # Reload: same process, maybe a new group; counters continue from the old baselines.
+            old.group = group
+            if self._update(old, base, f, now, cs):
+                procs[pid] = old
+            return
+        ps = ProcState(pid, starttime, group)
+        ps.start_sec = self.boot_time + starttime // self.hz
+        rnd = self._rand.random()
+        ps.limits_due = now + rnd * self.s.limits_interval
+        ps.smaps_due = now + rnd * self.s.smaps_interval
+        # Baseline for a process that existed before (at start-up, or on recheck/reload); a process born since
+        # the previous collection contributes its whole life, as process-exporter does.
+        whole_life = not first and not seen_before
+        if not self._fill(ps, base, f, now, cs, True):
+            return
+        if not whole_life:
+            ps.d_utime = ps.d_stime = ps.d_min = ps.d_maj = ps.d_rb = ps.d_wb = ps.d_vcs = ps.d_nvcs = 0
+            ps.thread_updates = None
+        cs.new += 1
+        procs[pid] = ps
+
+    def _update(self, ps: ProcState, base: str, f: list[bytes], now: float, cs: CollectStats) -> bool:
+        return self._fill(ps, base, f, now, cs, False)
+
+    def _fill(self, ps: ProcState, base: str, f: list[bytes], now: float, cs: CollectStats, new: bool) -> bool:
+        """Read what changed for one tracked process and set its deltas. False when it vanished/failed."""
+        s = self.s
+        utime = int(f[11])
+        stime = int(f[12])
+        mn = int(f[7])
+        mj = int(f[9])
+        nthreads = int(f[17])
+        rss = int(f[21]) * self.pagesize
+        ps.d_utime = utime - ps.utime if utime > ps.utime else 0
+        ps.d_stime = stime - ps.stime if stime > ps.stime else 0
+        ps.d_min = mn - ps.min if mn > ps.min else 0
+        ps.d_maj = mj - ps.maj if mj > ps.maj else 0
+        ps.utime, ps.stime, ps.min, ps.maj = utime, stime, mn, mj
+        ps.vsize = int(f[20])
+        ps.state = f[0].decode()
+        ps.nthreads = nthreads
+        rss_moved = rss != ps.rss
+        ps.rss = rss
+        ps.d_rb = ps.d_wb = ps.d_vcs = ps.d_nvcs = 0
+        ps.thread_updates = None
+        with_threads = s.threads and nthreads >= 2
+        idle = False
+        if nthreads == 1:
+            ps.threads = ps.states = ps.wchans = None
+            if ps.runtime != -2:  # -2: schedstat unavailable on this kernel, never try again
+                try:
+                    rt = parse_runtime_ns(read_file(base + "/schedstat", 256))
+                except (OSError, ValueError, IndexError):
+                    rt = -2
+                idle = rt == ps.runtime and rt >= 0
+                ps.runtime = rt
+        elif not with_threads:
+            ps.threads = ps.states = ps.wchans = None
+            ps.runtime = -1
+        partial = False
+        had_threads = ps.threads is not None
+        if with_threads:
+            ok, all_idle = self._threads(ps, base, new)
+            if not ok:
+                partial = True
+            idle = all_idle and ok and not new
+        if idle and not new:
+            partial = ps.partial
+            if rss_moved:
+                # Swap-out moves RSS without the process running: refresh VmSwap only.
+                try:
+                    ps.swap = parse_status(read_file(base + "/status", 8192)).vmswap_bytes
+                except (OSError, ValueError) as e:
+                    if getattr(e, "errno", None) in _GONE:
+                        return False
+        else:
+            try:
+                st = parse_status(read_file(base + "/status", 8192))
+            except (OSError, ValueError) as e:
+                if getattr(e, "errno", None) not in _GONE:
+                    cs.read_errors += 1
+                return False
+            ps.swap = st.vmswap_bytes
+            v, nv = st.voluntary_ctxt_switches, st.nonvoluntary_ctxt_switches
+            if not (with_threads and had_threads):
+                # Without thread data this is the main thread's count (the thread sums replace it otherwise).
+                ps.d_vcs = v - ps.vcs if v > ps.vcs else 0
+                ps.d_nvcs = nv - ps.nvcs if nv > ps.nvcs else 0
+            ps.vcs, ps.nvcs = v, nv
+            try:
+                rb, wb = parse_io(read_file(base + "/io", 1024))
+                ps.d_rb = rb - ps.rb if rb > ps.rb else 0
+                ps.d_wb = wb - ps.wb if wb > ps.wb else 0
+                ps.rb, ps.wb = rb, wb
+            except (OSError, ValueError):
+                partial = True
+            try:
+                ps.fds = count_fds(base + "/fd")
+            except OSError:
+                ps.fds = -1
+                partial = True
+            if s.threads and not with_threads:
+                try:
+                    ps.wchan = parse_wchan(read_file(base + "/wchan", 256))
+                except OSError:
+                    ps.wchan = ""
+                    partial = True
+        if now >= ps.limits_due or new:
+            if not new:
+                ps.limits_due = now + s.limits_interval
+            try:
+                ps.fd_limit = parse_max_open_files(read_file(base + "/limits", 4096))
+            except (OSError, ValueError):
+                ps.fd_limit = 0
+                partial = True
+        if s.gather_smaps and (new or now >= ps.smaps_due):
+            if not new:
+                ps.smaps_due = now + s.smaps_interval
+            try:
+                ps.pss, ps.swappss = parse_smaps_rollup(read_file(base + "/smaps_rollup", 4096))
+            except (OSError, ValueError):
+                partial = True
+        ps.partial = partial
+        if partial:
+            cs.partial += 1
+        return True
+
+    def _threads(self, ps: ProcState, base: str, new: bool) -> tuple[bool, bool]:
+        """Read task/* of a multi-threaded process. Returns (ok, all threads idle and same thread set)."""
+        task = base + "/task/"
+        try:
+            tids = os.listdir(task)
+        except OSError:
+            ps.threads = ps.states = ps.wchans = None
+            return False, False
+        old = ps.threads
+        had = old is not None
+        threads: dict[int, ThreadState] = {}
+        states = [0, 0, 0, 0, 0]
+        wchans: dict[str, int] = {}
+        updates = []
+        ok = True
+        all_idle = had and len(tids) == len(old)
+        d_vcs = d_nvcs = 0
+        for t in tids:
+            tid = int(t)
+            tb = task + t
+            try:
+                data = read_file(tb + "/stat", 1024)
+            except OSError:
+                continue  # thread exited between listing and reading
+            rp = data.rfind(b")")
+            f = data[rp + 2 :].split()
+            ts = old.get(tid) if had else None
+            fresh = ts is None
+            if fresh:
+                ts = ThreadState()
+                all_idle = False
+            ts.name = data[data.find(b"(") + 1 : rp].decode("utf-8", "replace")
+            ts.state = f[0].decode()
+            u, st, mn, mj = int(f[11]), int(f[12]), int(f[7]), int(f[9])
+            try:
+                rt = parse_runtime_ns(read_file(tb + "/schedstat", 256))
+            except (OSError, ValueError, IndexError):
+                rt = -1
+            t_idle = not fresh and rt >= 0 and rt == ts.runtime
+            ts.runtime = rt
+            rb, wb, v, nv = ts.rb, ts.wb, ts.vcs, ts.nvcs
+            if not t_idle:
+                all_idle = False
+                try:
+                    sts = parse_status(read_file(tb + "/status", 8192))
+                    v, nv = sts.voluntary_ctxt_switches, sts.nonvoluntary_ctxt_switches
+                except (OSError, ValueError):
+                    ok = False
+                try:
+                    rb, wb = parse_io(read_file(tb + "/io", 1024))
+                except (OSError, ValueError):
+                    ok = False
+                try:
+                    ts.wchan = parse_wchan(read_file(tb + "/wchan", 256))
+                except OSError:
+                    ts.wchan = ""
+                    ok = False
+            # A thread seen for the first time in a process we already had thread data for was born since the
+            # last collection: its whole life counts. Otherwise (first look at this process) it is a baseline.
+            if fresh and not had:
+                du = ds = dmn = dmj = drb = dwb = dv = dnv = 0
+            else:
+                du, ds = max(u - ts.utime, 0), max(st - ts.stime, 0)
+                dmn, dmj = max(mn - ts.min, 0), max(mj - ts.maj, 0)
+                drb, dwb = max(rb - ts.rb, 0), max(wb - ts.wb, 0)
+                dv, dnv = max(v - ts.vcs, 0), max(nv - ts.nvcs, 0)
+            ts.utime, ts.stime, ts.min, ts.maj, ts.rb, ts.wb, ts.vcs, ts.nvcs = u, st, mn, mj, rb, wb, v, nv
+            d_vcs += dv
+            d_nvcs += dnv
+            threads[tid] = ts
+            states[STATE_INDEX.get(ts.state, 4)] += 1
+            if ts.wchan:
+                wchans[ts.wchan] = wchans.get(ts.wchan, 0) + 1
+            updates.append((ts.name, du, ds, dmn, dmj, drb, dwb, dv, dnv))
+        if had:
+            ps.d_vcs, ps.d_nvcs = d_vcs, d_nvcs
+        ps.threads = threads
+        ps.states = states
+        ps.wchans = wchans
+        ps.thread_updates = updates
+        return ok, all_idle
