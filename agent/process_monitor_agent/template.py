@@ -24,7 +24,8 @@ class TemplateError(ValueError):
 def go_time_string(epoch_seconds: float) -> str:
     """time.Time.String() of a UTC time: `2006-01-02 15:04:05.999999999 +0000 UTC` (trailing zeros trimmed)."""
     whole = int(epoch_seconds // 1)
-    frac_ns = round((epoch_seconds - whole) * 1e9)
+    # Start times are whole clock ticks (10 ms); rounding to the microsecond removes float noise.
+    frac_ns = round((epoch_seconds - whole) * 1e6) * 1000
     if frac_ns >= 1_000_000_000:
         whole, frac_ns = whole + 1, frac_ns - 1_000_000_000
     dt = datetime.datetime.fromtimestamp(whole, tz=datetime.UTC)

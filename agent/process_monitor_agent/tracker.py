@@ -31,7 +31,7 @@ import time
 from .procfs import read_file, read_file_all
 from .procfs.cgroup import parse_cgroup
 from .procfs.cmdline import parse_cmdline
-from .procfs.fd import count_fds
+from .procfs.fd import count_fds, fd_size_is_count
 from .procfs.io import parse_io
 from .procfs.limits import parse_max_open_files
 from .procfs.schedstat import parse_runtime_ns
@@ -188,6 +188,7 @@ class Tracker:
         self.pagesize = page_size()
         self.boot_time = 0
         self._rand = random.Random()
+        self.fd_size = fd_size_is_count(settings.procfs)
 
     # -- rules ---------------------------------------------------------------------------------------------------
     def set_rules(self, rules: Rules) -> None:
@@ -381,7 +382,8 @@ class Tracker:
             return
         if not whole_life:
             ps.d_utime = ps.d_stime = ps.d_min = ps.d_maj = ps.d_rb = ps.d_wb = ps.d_vcs = ps.d_nvcs = 0
-            ps.thread_updates = None
+            if ps.thread_updates:
+                ps.thread_updates = [(u[0], 0, 0, 0, 0, 0, 0, 0, 0) for u in ps.thread_updates]
         cs.new += 1
         procs[pid] = ps
 
@@ -461,7 +463,7 @@ class Tracker:
             except (OSError, ValueError):
                 partial = True
             try:
-                ps.fds = count_fds(base + "/fd")
+                ps.fds = count_fds(base + "/fd", self.fd_size)
             except OSError:
                 ps.fds = -1
                 partial = True
