@@ -20,6 +20,11 @@ test: setup ## run every test layer (what .ci/run runs)
 	$(PYTHON) -m pytest -ra
 
 # --- agent ---------------------------------------------------------------------------------------------------
+.PHONY: agent-test agent-once
+agent-test: ## agent unit tests (fake procfs) and real-/proc tests
+	$(PYTHON) -m pytest -q tests/agent
+agent-once: ## run the agent once with the catch-all config and print the exposition
+	PYTHONPATH=agent $(PYTHON) -m process_monitor_agent -procnames "" -once-to-stdout-delay 1s
 
 # --- local control plane -------------------------------------------------------------------------------------
 .PHONY: tools
