@@ -9,9 +9,12 @@ and the golden-file tests all go through `render_all`, so what is reviewed is wh
 
 from __future__ import annotations
 
+import hashlib
 from types import ModuleType
 from typing import Any
 
+from ..constants import GROUP
+from ..serialize import to_json_bytes
 from ..spec import Source, load
 from . import (
     configmap,
@@ -30,7 +33,13 @@ CHILDREN: tuple[ModuleType, ...] = (
     serviceaccount, configmap, daemonset, service, servicemonitor, podmonitor, prometheusrule, grafanadashboard,
 )
 
-__all__ = ["CHILDREN", "RenderOptions", "child_kinds", "render_all", "required_missing", "skipped"]
+# Digest of the manifest (without this annotation) stamped on every child: the operator compares it with the live
+# object's to notice fields it must remove, and skips the write when they match (zero writes at steady state).
+# It sits in the child's own metadata, never in the DaemonSet's pod template, so it never restarts agents.
+DIGEST_ANNOTATION = f"{GROUP}/applied-digest"
+
+__all__ = ["CHILDREN", "DIGEST_ANNOTATION", "RenderOptions", "child_kinds", "render_all", "required_missing",
+           "skipped"]
 
 
 def _source(pm: dict[str, Any] | Source) -> Source:
@@ -42,8 +51,14 @@ def render_all(pm: dict[str, Any] | Source, options: RenderOptions) -> list[dict
     src = _source(pm)
     out: list[dict[str, Any]] = []
     for module in CHILDREN:
-        out.extend(module.render(src, options))
+        out.extend(_stamp(m) for m in module.render(src, options))
     return out
+
+
+def _stamp(manifest: dict[str, Any]) -> dict[str, Any]:
+    digest = hashlib.sha256(to_json_bytes(manifest)).hexdigest()[:16]
+    manifest["metadata"].setdefault("annotations", {})[DIGEST_ANNOTATION] = digest
+    return manifest
 
 
 def skipped(pm: dict[str, Any] | Source, options: RenderOptions) -> list[str]:

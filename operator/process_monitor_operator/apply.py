@@ -1,0 +1,203 @@
+"""Server-side apply of children, with a compare-before-write so a steady-state resync writes nothing.
+
+`Api` wraps one lightkube `AsyncClient` (KUBECONFIG or the in-cluster ServiceAccount): every request goes
+through it and is counted by verb in `Metrics`. All kinds are handled as lightkube generic resources, so bodies
+are plain dicts, sent exactly as rendered (one field manager, `process-monitor-operator`, `force=true`).
+`Applier.ensure` decides whether a write is needed: it skips when the live object (from the watch cache, else a
+GET) carries the renderer's digest annotation of this exact manifest and still contains every field of it.
+Called by `reconcile`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import lightkube
+from lightkube.core.exceptions import ApiError
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.types import PatchType
+
+from . import constants as c
+from .compare import contains
+from .metrics import Metrics
+from .render import DIGEST_ANNOTATION
+from .serialize import to_json_bytes
+
+log = logging.getLogger(__name__)
+
+ChildKey = tuple[str, str, str, str]  # (apiVersion, kind, namespace, name)
+
+
+def child_key(obj: dict[str, Any]) -> ChildKey:
+    meta = obj.get("metadata") or {}
+    return (obj.get("apiVersion", ""), obj.get("kind", ""), meta.get("namespace", ""), meta.get("name", ""))
+
+
+def resource(api_version: str, kind: str, plural: str) -> Any:
+    group, _, version = api_version.rpartition("/")
+    return create_namespaced_resource(group, version, kind, plural)
+
+
+def strip(obj: dict[str, Any]) -> dict[str, Any]:
+    """A plain dict copy without managedFields (kept out of caches: they are large and unused)."""
+    out = dict(obj)
+    meta = dict(out.get("metadata") or {})
+    meta.pop("managedFields", None)
+    out["metadata"] = meta
+    return out
+
+
+def rv(obj: dict[str, Any] | None) -> str | None:
+    return ((obj or {}).get("metadata") or {}).get("resourceVersion")
+
+
+class Api:
+    """The operator's Kubernetes client: counted GET / apply / status patch / delete on generic resources."""
+
+    def __init__(self, metrics: Metrics, client: lightkube.AsyncClient | None = None) -> None:
+        self.metrics = metrics
+        self.client = client or lightkube.AsyncClient(field_manager=c.FIELD_MANAGER)
+        self._plurals: dict[tuple[str, str], str] = {}
+
+    def register(self, api_version: str, kind: str, plural: str) -> None:
+        self._plurals[(api_version, kind)] = plural
+
+    def _res(self, api_version: str, kind: str) -> Any:
+        return resource(api_version, kind, self._plurals[(api_version, kind)])
+
+    async def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        self.metrics.api_call("get", kind)
+        try:
+            obj = await self.client.get(self._res(api_version, kind), name, namespace=namespace)
+        except ApiError as exc:
+            if exc.status.code == 404:
+                return None
+            raise
+        return strip(dict(obj))
+
+    async def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        api_version, kind, namespace, name = child_key(manifest)
+        self.metrics.api_call("apply", kind)
+        obj = await self.client.patch(self._res(api_version, kind), name, manifest, namespace=namespace,
+                                      patch_type=PatchType.APPLY, field_manager=c.FIELD_MANAGER, force=True)
+        return strip(dict(obj))
+
+    async def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None:
+        self.metrics.api_call("delete", kind)
+        try:
+            await self.client.delete(self._res(api_version, kind), name, namespace=namespace)
+        except ApiError as exc:
+            if exc.status.code != 404:
+                raise
+
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        self.metrics.api_call("patch", c.KIND)
+        res = resource(c.API_VERSION, c.KIND, c.PLURAL)
+        await self.client.patch(res.Status, name, {"status": status}, namespace=namespace,
+                                patch_type=PatchType.MERGE)
+
+    async def get_crd(self, name: str) -> bool:
+        """Whether the CustomResourceDefinition `name` exists (and is established)."""
+        self.metrics.api_call("get", "CustomResourceDefinition")
+        crd = lightkube.generic_resource.create_global_resource(
+            "apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions")
+        try:
+            obj = await self.client.get(crd, name)
+        except ApiError as exc:
+            if exc.status.code == 404:
+                return False
+            raise
+        conditions = (obj.get("status") or {}).get("conditions") or []
+        return any(x.get("type") == "Established" and x.get("status") == "True" for x in conditions)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+@dataclass
+class Outcome:
+    """What `ensure` did with one manifest."""
+
+    live: dict[str, Any]
+    written: bool
+
+
+class Applier:
+    """Applies manifests only when the live object differs; keeps a cache of live children fed by the watch."""
+
+    def __init__(self, api: Api, apply_log: Callable[[bytes], None] | None = None) -> None:
+        self.api = api
+        self.cache: dict[ChildKey, dict[str, Any]] = {}
+        # (digest, resourceVersion) of our last apply per child: a live object we applied ourselves and that nobody
+        # touched since needs no write even if the server normalised a value we could not compare.
+        self._applied: dict[ChildKey, tuple[str, str | None]] = {}
+        self._apply_log = apply_log
+
+    # --- cache, fed by the children watch (handlers) and by our own responses ---
+    def observe(self, obj: dict[str, Any], deleted: bool = False) -> None:
+        key = child_key(obj)
+        old = self.cache.get(key)
+        if deleted:
+            if old is not None and (old.get("metadata") or {}).get("uid") == (obj.get("metadata") or {}).get("uid"):
+                self.cache.pop(key, None)
+            return
+        if old is not None and _older(rv(obj), rv(old)):
+            return  # a late watch event must not replace a newer apply response
+        self.cache[key] = strip(obj)
+
+    def children_of(self, namespace: str, uid: str) -> list[dict[str, Any]]:
+        """Cached children whose controller owner reference is the ProcessMonitor `uid`."""
+        out = []
+        for (_, _, ns, _), obj in self.cache.items():
+            if ns != namespace:
+                continue
+            refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+            if any(r.get("uid") == uid and r.get("controller") for r in refs):
+                out.append(obj)
+        return out
+
+    def forget(self, namespace: str, uid: str) -> None:
+        for obj in self.children_of(namespace, uid):
+            key = child_key(obj)
+            self.cache.pop(key, None)
+            self._applied.pop(key, None)
+
+    async def ensure(self, manifest: dict[str, Any]) -> Outcome:
+        key = child_key(manifest)
+        digest = ((manifest.get("metadata") or {}).get("annotations") or {}).get(DIGEST_ANNOTATION, "")
+        live = self.cache.get(key)
+        if live is None:
+            live = await self.api.get(*key)
+            if live is not None:
+                self.observe(live)
+        if live is not None and _up_to_date(manifest, live, digest, self._applied.get(key)):
+            return Outcome(live, False)
+        body = to_json_bytes(manifest)
+        if self._apply_log is not None:
+            self._apply_log(body)
+        result = await self.api.apply(manifest)
+        self.observe(result)
+        self._applied[key] = (digest or hashlib.sha256(body).hexdigest(), rv(result))
+        return Outcome(result, True)
+
+
+def _up_to_date(manifest: dict[str, Any], live: dict[str, Any], digest: str,
+                applied: tuple[str, str | None] | None) -> bool:
+    live_digest = ((live.get("metadata") or {}).get("annotations") or {}).get(DIGEST_ANNOTATION)
+    if digest and live_digest != digest:
+        return False
+    if contains(manifest, live):
+        return True
+    return applied is not None and applied == (digest, rv(live))
+
+
+def _older(a: str | None, b: str | None) -> bool:
+    """True when resourceVersion `a` is known to be older than `b` (etcd revisions are integers in practice)."""
+    try:
+        return a is not None and b is not None and int(a) < int(b)
+    except ValueError:
+        return False
