@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from process_monitor_operator import status as st
 from process_monitor_operator.compare import contains, quantity
 

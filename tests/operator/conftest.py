@@ -1,0 +1,45 @@
+"""Fixtures for operator integration tests on the local control plane (marker `cluster`).
+
+`pm_crd` installs crds/processmonitor.yaml once per session; `operator` starts the real operator as a subprocess
+watching the test's namespace (see operator_harness.OperatorProcess) and prints its log when the test fails.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from operator_harness import CRD, OperatorProcess
+
+
+@pytest.fixture(scope="session")
+def pm_crd(kube_cluster: Any) -> pathlib.Path:
+    kube_cluster.kubectl("apply", "--server-side", "-f", str(CRD))
+    kube_cluster.kubectl("wait", "--for=condition=Established", "crd/processmonitors.monitoring.process-monitor.dev",
+                         "--timeout=60s")
+    return CRD
+
+
+@pytest.fixture
+def operator(kube_cluster: Any, namespace: str, pm_crd: pathlib.Path, tmp_path: pathlib.Path,
+             request: pytest.FixtureRequest) -> Iterator[OperatorProcess]:
+    op = OperatorProcess(kube_cluster, namespace, tmp_path)
+    op.start()
+    try:
+        yield op
+    finally:
+        op.stop()
+        rep = getattr(request.node, "rep_call", None)
+        if rep is not None and rep.failed:
+            print(f"--- operator log ({op.log_path}) ---\n{op.log_tail()}")
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
