@@ -182,7 +182,7 @@ def test_invalid_spec_stalls_and_keeps_the_last_good_state(kube_cluster: Any, na
                    and e["involvedObject"]["name"] == "bad" for e in events)
     wait_for("a Warning Event naming the entry", event)
     # The schema refuses an entry without matchers before the operator ever sees it.
-    out = kube_cluster.apply_yaml(pm("bad2", namespace, [{"name": "x"}]), check=False)
+    out = kube_cluster.kubectl("apply", "-f", "-", input=pm("bad2", namespace, [{"name": "x"}]), check=False)
     assert out.returncode != 0 and "no matchers provided" in out.stderr
     # Fixing the spec recovers.
     kube_cluster.apply_yaml(pm("bad", namespace, [{"name": "java", "cmdline": ["-jar"]}]))
