@@ -8,7 +8,7 @@ import json
 import pathlib
 import re
 
-from process_monitor_operator.render import RenderOptions, render_all, rules
+from process_monitor_operator.render import DIGEST_ANNOTATION, RenderOptions, render_all, rules
 from process_monitor_operator.render import dashboard as dash
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -79,7 +79,8 @@ def test_configmap_child() -> None:
     [cm] = [m for m in render_all(pm, RenderOptions()) if m["metadata"]["name"].endswith("-dashboard")]
     assert cm["kind"] == "ConfigMap" and cm["metadata"]["name"] == "pmon-web-dashboard"
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"  # the sidecar label cannot be overridden
-    assert cm["metadata"]["annotations"] == {"grafana_folder": "Team A"}
+    annotations = {k: v for k, v in cm["metadata"]["annotations"].items() if k != DIGEST_ANNOTATION}
+    assert annotations == {"grafana_folder": "Team A"}
     model = json.loads(cm["data"]["process-monitor.json"])
     assert re.fullmatch(r"pmon-[0-9a-f]{12}", model["uid"])
     assert model["title"].endswith("prod/web")

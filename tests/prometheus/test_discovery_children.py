@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import copy
 
-from process_monitor_operator.render import RenderOptions, render_all, required_missing, rules, skipped
+from process_monitor_operator.render import (
+    DIGEST_ANNOTATION,
+    RenderOptions,
+    render_all,
+    required_missing,
+    rules,
+    skipped,
+)
 from process_monitor_operator.render.options import PODMONITOR_API, SERVICEMONITOR_API
 
 PM = {"kind": "ProcessMonitor", "metadata": {"name": "web", "namespace": "prod"},
@@ -27,11 +34,11 @@ def test_service_has_scrape_annotations_by_default() -> None:
     kinds = _kinds(PM)
     svc, ds = kinds["Service"], kinds["DaemonSet"]
     port = ds["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]
-    assert svc["metadata"]["annotations"] == {
+    assert {k: v for k, v in svc["metadata"]["annotations"].items() if k != DIGEST_ANNOTATION} == {
         "prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": "/metrics"}
     off = copy.deepcopy(PM)
     off["spec"]["prometheus"] = {"scrapeAnnotations": False}
-    assert "annotations" not in _kinds(off)["Service"]["metadata"]
+    assert not any(k.startswith("prometheus.io/") for k in _kinds(off)["Service"]["metadata"]["annotations"])
 
 
 def test_podmonitor_off_by_default() -> None:
