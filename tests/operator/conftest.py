@@ -43,3 +43,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     setattr(item, "rep_" + rep.when, rep)
 
 
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Until tests/conftest.py registers the local control plane plugin, skip (rather than error on) cluster tests.
+    if config.pluginmanager.hasplugin("localcluster.pytest_plugin"):
+        return
+    skip = pytest.mark.skip(reason="localcluster.pytest_plugin is not registered (no local control plane fixtures)")
+    for item in items:
+        if "kube_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(skip)
