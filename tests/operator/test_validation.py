@@ -27,9 +27,9 @@ def test_regex(pattern: str, ok: bool) -> None:
 
 
 @pytest.mark.parametrize(("template", "ok"), [
-    ("{{.Comm}}", True), ("{{.ExeBase}}", True), ("java:{{.Matches.app}}", True), ('{{index .Matches "x"}}', True),
-    ("{{.Username}}-{{.PID}}", True), ('{{printf "%s" .ExeFull}}', True), ("plain", True),
-    ("{{.Nope}}", False), ("{{.Comm", False), ("{{}}", False), ("{{exec}}", False), ("{{.Comm}}}}", False),
+    ("{{.Comm}}", True), ("{{.ExeBase}}", True), ("java:{{.Matches.app}}", True), ("{{.Username}}-{{.PID}}", True),
+    ("plain", True), ("{{.Nope}}", False), ("{{.Comm", False), ("{{}}", False), ("{{exec}}", False),
+    ('{{printf "%s" .ExeFull}}', False),  # Go builtins: not in the agent's template subset, so refused here too
 ])
 def test_template(template: str, ok: bool) -> None:
     assert (check_template(template) is None) is ok
@@ -44,8 +44,8 @@ def test_messages_name_the_entry() -> None:
     ]))
     assert len(problems) == 3
     assert problems[0].startswith("processNames[1] (name 'java'): cmdline[0] '(unclosed' is not a valid RE2 regex")
-    assert problems[1].startswith("processNames[2] (name '{{.Bad}}'): name template")
-    assert problems[2] == "processNames[3] (name 'empty'): no matchers provided (needs comm, exe or cmdline)"
+    assert problems[1].startswith("processNames[2] (name '{{.Bad}}'): unknown template field .Bad")
+    assert problems[2].startswith("processNames[3] (name 'empty'): no matchers provided")
 
 
 def test_valid_spec_has_no_problems() -> None:
