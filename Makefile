@@ -38,4 +38,14 @@ tools: ## build the Go tools pinned in tools/versions.env (cached in $(PM_TOOLS_
 
 # --- prometheus ----------------------------------------------------------------------------------------------
 
+.PHONY: test-prometheus prometheus-generated
+
+test-prometheus: ## promtool, real-Prometheus and prometheus-operator tests (tests/prometheus)
+	$(PYTHON) -m pytest -ra tests/prometheus
+
+prometheus-generated: ## regenerate dashboards/process-monitor.json and the example rules file
+	PYTHONPATH=operator:agent $(PYTHON) -m process_monitor_operator.cli dashboard > dashboards/process-monitor.json
+	PYTHONPATH=operator:agent $(PYTHON) -m process_monitor_operator.cli render --rules \
+	  -f examples/prometheus/processmonitor-with-alerts.yaml > examples/prometheus/process-monitor.rules.yaml
+
 # --- benchmarks ----------------------------------------------------------------------------------------------

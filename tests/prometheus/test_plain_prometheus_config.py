@@ -89,3 +89,12 @@ def test_example_relabelling_attaches_rule_scope_labels() -> None:
     for job in config["scrape_configs"]:
         targets = {r.get("target_label") for r in job["relabel_configs"]}
         assert {"namespace", "processmonitor", "node", "pod"} <= targets, job["job_name"]
+
+
+def test_example_processmonitor_renders_every_prometheus_child() -> None:
+    out = _cli("render", "-f", str(EXAMPLES / "processmonitor-with-alerts.yaml"))
+    assert out.returncode == 0, out.stderr
+    docs = list(yaml.safe_load_all(out.stdout))
+    kinds = [d["kind"] for d in docs]
+    assert "PodMonitor" in kinds and "PrometheusRule" in kinds and "ServiceMonitor" not in kinds
+    assert any(d["kind"] == "ConfigMap" and d["metadata"]["labels"].get("grafana_dashboard") == "1" for d in docs)
