@@ -61,11 +61,12 @@ def upstream() -> Implementation:
 
 
 def agent() -> Implementation:
-    src = ROOT / "agent"
+    # PM_AGENT_SRC (a directory holding process_monitor_agent/) lets a bench or test run another tree's agent.
+    src = pathlib.Path(os.environ.get("PM_AGENT_SRC") or ROOT / "agent")
     pythonpath = os.pathsep.join([str(src), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]])
     # Only this checkout's agent counts (an editable install elsewhere may point at another tree).
     if not (src / "process_monitor_agent" / "__main__.py").exists():
-        raise Unavailable("agent package process_monitor_agent (with __main__) not in this checkout yet")
+        raise Unavailable(f"agent package process_monitor_agent (with __main__) not in {src} yet")
     return Implementation(AGENT, (sys.executable, "-m", "process_monitor_agent"), (("PYTHONPATH", pythonpath),))
 
 

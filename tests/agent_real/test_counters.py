@@ -1,0 +1,102 @@
+"""Counter semantics side by side on the real /proc (process-exporter's, which the agent must keep):
+
+(a) a process older than the exporter contributes only its growth since the exporter started;
+(b) a process born later has its whole lifetime counted at first sight;
+(d) after the last member exits the group stays, counters frozen, gauges 0, oldest start time = Go's zero time.
+
+All available exporters watch the same processes at the same time, so their answers must agree with each other
+and with /proc.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from agent_real import exporters, procs
+from agent_real import exposition as ex
+from agent_real.conftest import unique_prefix
+
+pytestmark = [pytest.mark.realproc, pytest.mark.peer, pytest.mark.timeout(300)]
+
+IMPLS = [exporters.DEBIAN, exporters.UPSTREAM, exporters.AGENT]
+GO_ZERO_TIME = -62135596800.0
+BURN = 0.3  # CPU seconds each burner spends before it reports ready
+
+
+@dataclass
+class Observed:
+    pre: str  # group of the process started before the exporters
+    new: str  # group of the process started after them
+    new_cpu: float  # /proc utime+stime of the new process (it idles after burning, so this stays put)
+    first: dict[str, list[ex.Sample]]  # implementation -> samples while both live
+    after_exit: dict[str, list[ex.Sample]]  # implementation -> samples after the new process was killed
+    unavailable: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def observed(procset: procs.ProcSet) -> Iterator[Observed]:
+    p = unique_prefix()
+    pre, new = f"{p}-pre", f"{p}-new"
+    procset.worker(pre, burn=BURN)
+    config = exporters.write_config(procset.workdir / "counters.yaml", [{"name": "{{.Comm}}", "comm": [pre, new]}])
+    impls = exporters.available()
+    unavailable = {k: str(v) for k, v in impls.items() if isinstance(v, exporters.Unavailable)}
+    with contextlib.ExitStack() as stack:
+        running = {
+            name: stack.enter_context(exporters.Exporter(impl, ["-config.path", str(config)], procset.workdir))
+            for name, impl in impls.items()
+            if isinstance(impl, exporters.Implementation)
+        }
+        born = procset.worker(new, burn=BURN)
+        new_cpu = procs.cpu_seconds(born.pid)
+        first = {name: ex.parse(e.scrape()) for name, e in running.items()}
+        procset.kill(born)
+        after = {name: ex.parse(e.scrape()) for name, e in running.items()}
+    yield Observed(pre, new, new_cpu, first, after, unavailable)
+
+
+def samples(seen: dict[str, list[ex.Sample]], obs: Observed, impl: str) -> list[ex.Sample]:
+    if impl in obs.unavailable:
+        pytest.skip(obs.unavailable[impl])
+    return seen[impl]
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_process_older_than_exporter_counts_only_growth(observed: Observed, impl: str) -> None:
+    cpu = ex.by_group(samples(observed.first, observed, impl), "cpu_seconds_total")
+    assert cpu[observed.pre] <= 0.03
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_process_born_later_counts_whole_lifetime(observed: Observed, impl: str) -> None:
+    assert observed.new_cpu >= BURN
+    cpu = ex.by_group(samples(observed.first, observed, impl), "cpu_seconds_total")
+    assert cpu[observed.new] == pytest.approx(observed.new_cpu, abs=0.03)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_group_keeps_frozen_counters_after_last_member_exits(observed: Observed, impl: str) -> None:
+    before = samples(observed.first, observed, impl)
+    after = samples(observed.after_exit, observed, impl)
+    assert ex.by_group(after, "num_procs")[observed.new] == 0
+    assert ex.by_group(after, "num_threads")[observed.new] == 0
+    assert ex.by_group(after, "memory_bytes", memtype="resident")[observed.new] == 0
+    assert ex.by_group(after, "cpu_seconds_total")[observed.new] == ex.by_group(before, "cpu_seconds_total")[
+        observed.new]
+    assert ex.by_group(after, "oldest_start_time_seconds")[observed.new] == GO_ZERO_TIME
+
+
+@pytest.mark.parametrize("peer", [exporters.DEBIAN, exporters.UPSTREAM])
+def test_agent_counters_agree_with_process_exporter(observed: Observed, peer: str) -> None:
+    for seen in (observed.first, observed.after_exit):
+        agent, other = samples(seen, observed, exporters.AGENT), samples(seen, observed, peer)
+        for mode in ("user", "system"):
+            a = ex.by_group(agent, "cpu_seconds_total", mode=mode)
+            o = ex.by_group(other, "cpu_seconds_total", mode=mode)
+            assert set(a) == set(o)
+            for group in o:
+                assert a[group] == pytest.approx(o[group], abs=0.03), (mode, group)
