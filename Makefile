@@ -49,3 +49,13 @@ prometheus-generated: ## regenerate dashboards/process-monitor.json and the exam
 	  -f examples/prometheus/processmonitor-with-alerts.yaml > examples/prometheus/process-monitor.rules.yaml
 
 # --- benchmarks ----------------------------------------------------------------------------------------------
+.PHONY: bench-agent bench-reload
+
+BENCH_PROCS ?= 2000 10000
+BENCH_SCRAPES ?= 20
+
+bench-agent: ## agent vs process-exporter: CPU per scrape and peak RSS at 2,000 and 10,000 processes (bench/README.md)
+	for n in $(BENCH_PROCS); do $(PYTHON) bench/agent_scrape.py --procs $$n --scrapes $(BENCH_SCRAPES) || exit 1; done
+
+bench-reload: ## agent reload latency over 20 kubelet-style ConfigMap swaps, p50/p95 (bench/README.md)
+	$(PYTHON) bench/reload_latency.py --swaps 20

@@ -84,6 +84,11 @@ def available() -> dict[str, Implementation | Unavailable]:
     return out
 
 
+def env_of(impl: Implementation) -> dict[str, str]:
+    """The environment to run `impl` in (ours plus its own, e.g. PYTHONPATH for the agent)."""
+    return {**os.environ, **dict(impl.env)}
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -126,8 +131,7 @@ class Exporter(contextlib.AbstractContextManager["Exporter"]):
         self.port = free_port()
         self.log = logdir / f"{impl.name}-{self.port}.log"
         self.argv = [*impl.argv, "-web.listen-address", f"127.0.0.1:{self.port}", *args]
-        env = dict(os.environ)
-        env.update(dict(impl.env))
+        env = env_of(impl)
         with self.log.open("wb") as logf:
             self.popen = subprocess.Popen(
                 self.argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, env=env,

@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -131,27 +132,37 @@ class ProcSet(contextlib.AbstractContextManager["ProcSet"]):
         self.bindir.mkdir(parents=True, exist_ok=True)
         self.ttl = ttl
         self.procs: list[Proc] = []
+        # Processes run as another user cannot reach a private tmp dir; their symlinks go here (0755, in /tmp).
+        self._public: pathlib.Path | None = None
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def link(self, name: str, target: pathlib.Path = SLEEP) -> pathlib.Path:
-        """A symlink named `name` to `target`: exec'ing it gives comm `name` (first 15 bytes)."""
-        path = self.bindir / name
+    def link(self, name: str, target: pathlib.Path = SLEEP, public: bool = False) -> pathlib.Path:
+        """A symlink named `name` to `target`: exec'ing it gives comm `name` (first 15 bytes).
+
+        `public` puts it where any user can exec it (for processes started with `user=`).
+        """
+        if public and self._public is None:
+            self._public = pathlib.Path(tempfile.mkdtemp(prefix="pm-realproc-bin-"))
+            self._public.chmod(0o755)
+        path = (self._public if public and self._public else self.bindir) / name
         if not path.exists():
             path.symlink_to(target)
         return path
 
-    def sleeper(self, comm: str, *, argv0: str | None = None, ttl: float | None = None) -> Proc:
-        """Start /bin/sleep under the name `comm`; argv[0] is the symlink's path unless `argv0` is given.
+    def sleeper(self, comm: str, *, argv0: str | None = None, ttl: float | None = None,
+                user: int | None = None) -> Proc:
+        """Start /bin/sleep under the name `comm`; argv[0] is the symlink's path unless `argv0` is given;
+        `user` runs it under that uid and gid (needs root).
 
         sleep's only argument is its duration, so the cmdline is `<argv0> <ttl>`.
         """
-        path = self.link(comm)
+        path = self.link(comm, public=user is not None)
         argv = [argv0 or str(path), f"{ttl or self.ttl:g}"]
         popen = subprocess.Popen(
             argv, executable=str(path), stdin=subprocess.DEVNULL, start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_die_with_parent, user=user, group=user, extra_groups=None if user is None else [],
         )
         proc = Proc(popen.pid, popen)
         self.procs.append(proc)
@@ -168,15 +179,25 @@ class ProcSet(contextlib.AbstractContextManager["ProcSet"]):
         burn: float = 0.0,
         children: list[list[str]] | None = None,
         tokens: list[str] | None = None,
+        zombies: int = 0,
+        exec_on_usr1: list[str] | None = None,
         timeout: float = 20.0,
     ) -> Proc:
-        """Start `worker.py` (a python process) shaped as asked; returns once it reports ready."""
+        """Start `worker.py` (a python process) shaped as asked; returns once it reports ready.
+
+        `children` are argvs it starts (see child_argv); `zombies` children exit at once and stay unreaped;
+        `exec_on_usr1` is an argv it execs on SIGUSR1 (an exec wrapper). Their pids land in Proc.children.
+        """
         argv = [sys.executable, str(WORKER), "--comm", comm, "--threads", str(threads), "--files", str(files),
                 "--burn", str(burn), "--ttl", f"{self.ttl:g}"]
         if thread_name:
             argv += ["--thread-name", thread_name]
         for child in children or []:
             argv += ["--child", json.dumps(child)]
+        if zombies:
+            argv += ["--zombies", str(zombies)]
+        if exec_on_usr1:
+            argv += ["--exec-on-usr1", json.dumps(exec_on_usr1)]
         for tok in tokens or []:
             argv.append(f"--token={tok}")
         popen = subprocess.Popen(
@@ -221,6 +242,21 @@ class ProcSet(contextlib.AbstractContextManager["ProcSet"]):
     def close(self) -> None:
         for proc in list(self.procs):
             self.kill(proc)
+        if self._public is not None:
+            shutil.rmtree(self._public, ignore_errors=True)
+            self._public = None
+
+    def wait_for_comm_count(self, comm: str, count: int, timeout: float = 10.0) -> list[int]:
+        """Pids of processes named `comm` once there are exactly `count` of them (for grandchildren a test
+        does not start itself); raises SpawnError after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        pids: list[int] = []
+        while time.monotonic() < deadline:
+            pids = [int(d) for d in os.listdir("/proc") if d.isdigit() and comm_of(int(d)) == comm[:15]]
+            if len(pids) == count:
+                return sorted(pids)
+            time.sleep(0.02)
+        raise SpawnError(f"expected {count} processes named {comm!r}, found {len(pids)} after {timeout}s")
 
 
 def _readline(stream: object, timeout: float) -> bytes:

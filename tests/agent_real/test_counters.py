@@ -100,3 +100,50 @@ def test_agent_counters_agree_with_process_exporter(observed: Observed, peer: st
             assert set(a) == set(o)
             for group in o:
                 assert a[group] == pytest.approx(o[group], abs=0.03), (mode, group)
+
+
+@dataclass
+class Replaced:
+    group: str
+    burned: float  # /proc CPU of all the members, each read after it burned and before it was killed
+    seen: dict[str, list[list[ex.Sample]]]  # implementation -> samples after each round
+    unavailable: dict[str, str]
+
+
+ROUNDS = 3
+
+
+@pytest.fixture(scope="module")
+def replaced(procset: procs.ProcSet) -> Iterator[Replaced]:
+    """One member at a time: each is born, burns CPU, is scraped by everyone, then killed and replaced."""
+    group = f"{unique_prefix()}-rep"
+    config = exporters.write_config(procset.workdir / "replaced.yaml", [{"name": "{{.Comm}}", "comm": [group]}])
+    impls = exporters.available()
+    unavailable = {k: str(v) for k, v in impls.items() if isinstance(v, exporters.Unavailable)}
+    burned = 0.0
+    with contextlib.ExitStack() as stack:
+        running = {
+            name: stack.enter_context(exporters.Exporter(impl, ["-config.path", str(config)], procset.workdir))
+            for name, impl in impls.items()
+            if isinstance(impl, exporters.Implementation)
+        }
+        seen: dict[str, list[list[ex.Sample]]] = {name: [] for name in running}
+        for _ in range(ROUNDS):
+            member = procset.worker(group, burn=0.15)
+            burned += procs.cpu_seconds(member.pid)
+            for name, e in running.items():
+                seen[name].append(ex.parse(e.scrape()))
+            procset.kill(member)
+        for name, e in running.items():
+            seen[name].append(ex.parse(e.scrape()))
+    yield Replaced(group, burned, seen, unavailable)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_counters_accumulate_across_replaced_members(replaced: Replaced, impl: str) -> None:
+    if impl in replaced.unavailable:
+        pytest.skip(replaced.unavailable[impl])
+    cpu = [ex.by_group(s, "cpu_seconds_total")[replaced.group] for s in replaced.seen[impl]]
+    assert cpu == sorted(cpu), f"cpu_seconds_total went down: {cpu}"
+    assert cpu[-1] == pytest.approx(replaced.burned, abs=0.05 * ROUNDS)
+    assert ex.by_group(replaced.seen[impl][-1], "num_procs")[replaced.group] == 0

@@ -32,6 +32,14 @@ def die_with_parent() -> None:
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+def state_of(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return ""
+
+
 def burn_cpu(seconds: float) -> None:
     """Spin in user space until this process has used `seconds` of CPU."""
     start = time.process_time()
@@ -50,6 +58,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--burn", type=float, default=0.0, help="CPU seconds to burn before reporting ready")
     ap.add_argument("--child", action="append", default=[], help="JSON argv of a child process to start")
     ap.add_argument("--ttl", type=float, default=300.0)
+    ap.add_argument("--zombies", type=int, default=0, help="children that exit at once and are never reaped")
+    ap.add_argument("--exec-on-usr1", default="", help="JSON argv to exec when SIGUSR1 arrives (exec wrappers)")
     ap.add_argument("--token", action="append", default=[], help="ignored; lets tests shape the cmdline")
     args = ap.parse_args(argv)
 
@@ -69,7 +79,9 @@ def main(argv: list[str]) -> int:
         t.start()
     burn_cpu(args.burn)
     children = [
-        subprocess.Popen(json.loads(spec), stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+        subprocess.Popen(
+            json.loads(spec), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, preexec_fn=die_with_parent
+        )
         for spec in args.child
     ]
     # Children are "ready" once they exec'd (comm no longer ours); wait for that, bounded.
@@ -83,7 +95,19 @@ def main(argv: list[str]) -> int:
             except OSError:
                 pass
             time.sleep(0.005)
-    sys.stdout.write(json.dumps({"pid": os.getpid(), "children": [c.pid for c in children]}) + "\n")
+    zombies = []
+    for _ in range(args.zombies):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        zombies.append(pid)
+    deadline = time.monotonic() + 10
+    while zombies and time.monotonic() < deadline and not all(state_of(z) == "Z" for z in zombies):
+        time.sleep(0.005)
+    if args.exec_on_usr1:
+        target = json.loads(args.exec_on_usr1)
+        signal.signal(signal.SIGUSR1, lambda *_: os.execv(target[0], target))
+    sys.stdout.write(json.dumps({"pid": os.getpid(), "children": [c.pid for c in children] + zombies}) + "\n")
     sys.stdout.flush()
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     time.sleep(args.ttl)
