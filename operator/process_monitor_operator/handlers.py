@@ -4,8 +4,8 @@
   /metrics server, check optional CRDs once, start the periodic resync; cleanup undoes it.
 - ProcessMonitor create/update/resume: reconcile now (server-side apply of the full desired state).
 - every ProcessMonitor event: keep the latest body (status included) for background reconciles; forget on delete.
-- every event on a child carrying our managed-by label: update the live-object cache and re-reconcile its owner, so
-  an edited or deleted child is restored and the status follows the DaemonSet.
+- every event on a child (our label or a ProcessMonitor owner reference): update the live-object cache and
+  re-reconcile its owner, so an edited or deleted child is restored and the status follows the DaemonSet.
 No delete handler, so kopf adds no finalizer: owner references let the garbage collector remove children, and a
 ProcessMonitor can be deleted even while the operator is down. Loaded by `main` (or `kopf run -m`).
 """
@@ -21,7 +21,7 @@ import kopf
 
 from . import constants as c
 from . import render
-from .apply import Api, Applier
+from .apply import Api, Applier, child_key
 from .metrics import Metrics, serve
 from .reconcile import Reconciler, owner_key
 from .settings import OperatorConfig, configure_kopf, split_address
@@ -97,18 +97,24 @@ async def processmonitor_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) 
 async def child_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     reconciler: Reconciler = memo.reconciler
     obj = event["object"]
-    reconciler.applier.observe(obj, deleted=event["type"] == "DELETED")
     key = owner_key(obj)
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    ours = labels.get(c.MANAGED_BY_LABEL) == c.MANAGED_BY_VALUE or key is not None
+    # Objects that are not (or no longer) ours are still observed if we cached them: a child whose label or owner
+    # reference someone removed must not stay "up to date" in our cache.
+    if not ours and child_key(obj) not in reconciler.applier.cache:
+        return
+    reconciler.applier.observe(obj, deleted=event["type"] == "DELETED")
     if key is not None:
         # A short delay merges the burst of events one apply or rollout produces into one reconcile.
         reconciler.trigger(key, delay=0.1)
 
 
 def _register_child_watches() -> None:
+    # No label filter on purpose (see child_event); kopf keeps no bodies for event-only handlers.
     for api_version, _kind, plural in render.child_kinds():
         group, _, version = api_version.rpartition("/")
-        kopf.on.event(group, version, plural, id=f"child-{plural}",
-                      labels={c.MANAGED_BY_LABEL: c.MANAGED_BY_VALUE})(child_event)
+        kopf.on.event(group, version, plural, id=f"child-{plural}")(child_event)
 
 
 _register_child_watches()
