@@ -33,6 +33,17 @@ tools: ## build the Go tools pinned in tools/versions.env (cached in $(PM_TOOLS_
 	bash tools/build-go-tools.sh
 
 # --- operator ------------------------------------------------------------------------------------------------
+.PHONY: operator-test operator-golden operator-bench
+operator-test: ## operator: renderer/unit tests and integration tests on the local control plane
+	$(PYTHON) -m pytest -q tests/operator
+
+operator-golden: ## operator: regenerate renderer golden files (review the diff!)
+	PM_UPDATE_GOLDEN=1 $(PYTHON) -m pytest -q tests/operator/test_render.py
+
+operator-bench: ## operator: apply->Ready latency and steady-state writes (RSS bench: python bench/operator_rss.py)
+	$(PYTHON) bench/operator_latency.py
+	$(PYTHON) bench/operator_steady_writes.py --duration 120
+
 
 # --- packaging / quick start ---------------------------------------------------------------------------------
 
