@@ -4,12 +4,11 @@ Called by cli.py (SIGHUP, and the file watcher from watch.py) and server.py (POS
 changes nothing: the last good rules keep serving, the reason is logged once (repeats of the same error are not
 logged again), and collector's `process_monitor_agent_config_last_reload_successful` is 0 until a good config
 arrives. File-change triggers reload only when the file's content actually changed (the kubelet's symlink swap
-fires several events for one update).
+fires several events for one update) and is not empty (a truncate-then-write in progress).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 
@@ -25,7 +24,7 @@ class Reloader:
         self.collector = collector
         self.lock = threading.Lock()
         self.last_error: str | None = None
-        self.digest = hashlib.sha256(initial_text).digest() if initial_text is not None else b""
+        self.text = initial_text  # last applied content: a file event with the same bytes is not a reload
 
     def _read(self) -> bytes | None:
         try:
@@ -38,11 +37,17 @@ class Reloader:
         """Load and apply the config file. Returns (ok, message)."""
         with self.lock:
             text = self._read()
+            if only_if_changed and text is not None and not text.strip():
+                # An empty file seen by the watcher is almost always a write in progress (truncate, then write):
+                # applying it would drop every rule for a scrape. An empty rule set can still be deployed as
+                # `process_names: []`, or applied on purpose with SIGHUP / POST /-/reload.
+                log.debug("config file %s is empty; waiting for the write to finish", self.path)
+                return True, "config empty, not applied"
             if (
                 only_if_changed
                 and text is not None
                 and self.last_error is None
-                and hashlib.sha256(text).digest() == self.digest
+                and text == self.text
             ):
                 return True, "config unchanged"
             try:
@@ -59,6 +64,6 @@ class Reloader:
             self.collector.apply_config(cfg)
             self.last_error = None
             if text is not None:
-                self.digest = hashlib.sha256(text).digest()
+                self.text = text
             log.info("config reloaded (%s) from %s: %d entries", trigger, self.path, len(cfg.rules.entries))
             return True, "config reloaded"

@@ -1,29 +1,30 @@
 """HTTP endpoints: the telemetry path (default /metrics), /healthz, POST /-/reload, and a small landing page.
 
-Called by cli.py. Stdlib ThreadingHTTPServer: each request gets a thread, and concurrent scrapes share one
-collection through collector.Collector.exposition(). `-web.config.file` takes the exporter-toolkit format's
-`tls_server_config` (cert_file, key_file, client_ca_file) and `basic_auth_users` (bcrypt hashes, checked with the
-system crypt(3)); anything else in it is rejected at start-up with a message.
+Called by cli.py. A deliberately small HTTP/1.1 server on socketserver (one thread per connection, keep-alive,
+idle connections closed after 60 s): the stdlib http.server pulls in http.client, email and ssl, about 6 MB of
+resident memory the agent does not need. Concurrent scrapes share one collection through
+collector.Collector.exposition(). `-web.config.file` takes the exporter-toolkit format's `tls_server_config`
+(cert_file, key_file, client_ca_file; ssl is imported only then) and `basic_auth_users` (bcrypt hashes, checked
+with the system crypt(3)); any other key is rejected at start-up with a message.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import http.server
 import logging
 import socket
-import ssl
+import socketserver
 import threading
-import warnings
 from collections.abc import Callable
 from typing import Any
-
-import yaml
 
 log = logging.getLogger("process_monitor_agent")
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MAX_HEADER = 65536
+IDLE_TIMEOUT = 60.0
+REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
+           413: "Payload Too Large", 500: "Internal Server Error"}
 
 
 class WebConfigError(ValueError):
@@ -46,7 +47,7 @@ def parse_listen_address(addr: str) -> tuple[str, int]:
 
 class WebConfig:
     def __init__(self) -> None:
-        self.ssl_context: ssl.SSLContext | None = None
+        self.ssl_context: Any = None
         self.users: dict[str, str] = {}
 
     def check_auth(self, header: str | None) -> bool:
@@ -54,13 +55,18 @@ class WebConfig:
             return True
         if not header or not header.startswith("Basic "):
             return False
+        import base64
+        import binascii
+
         try:
             user, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, binascii.Error):
             return False
         hashed = self.users.get(user)
         if hashed is None:
             return False
+        import warnings
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             import crypt  # stdlib in 3.11; bcrypt ($2y$/$2b$) through libxcrypt
@@ -72,6 +78,8 @@ def load_web_config(path: str) -> WebConfig:
     wc = WebConfig()
     if not path:
         return wc
+    import yaml
+
     try:
         with open(path, "rb") as f:
             doc = yaml.safe_load(f) or {}
@@ -84,6 +92,8 @@ def load_web_config(path: str) -> WebConfig:
             raise WebConfigError(f"-web.config.file {path}: unsupported key {key!r}")
     tls = doc.get("tls_server_config") or {}
     if tls:
+        import ssl
+
         cert, key = tls.get("cert_file"), tls.get("key_file")
         if not cert or not key:
             raise WebConfigError(f"-web.config.file {path}: tls_server_config needs cert_file and key_file")
@@ -115,9 +125,44 @@ LANDING = """<html>
 """
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _Request:
+    __slots__ = ("body", "headers", "method", "path", "version")
+
+    def __init__(self, method: str, path: str, version: str, headers: dict[str, str]) -> None:
+        self.method = method
+        self.path = path
+        self.version = version
+        self.headers = headers
+        self.body = b""
+
+
+def _read_request(rfile: Any) -> _Request | None:
+    line = rfile.readline(MAX_HEADER)
+    while line in (b"\r\n", b"\n"):  # tolerate stray blank lines between keep-alive requests
+        line = rfile.readline(MAX_HEADER)
+    if not line:
+        return None
+    parts = line.decode("latin-1").split()
+    if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+        raise ValueError("malformed request line")
+    headers: dict[str, str] = {}
+    total = len(line)
+    while True:
+        h = rfile.readline(MAX_HEADER)
+        total += len(h)
+        if total > MAX_HEADER:
+            raise ValueError("headers too large")
+        if h in (b"\r\n", b"\n", b""):
+            break
+        k, _, v = h.decode("latin-1").partition(":")
+        headers[k.strip().lower()] = v.strip()
+    req = _Request(parts[0].upper(), parts[1], parts[2], headers)
+    length = int(headers.get("content-length") or 0)
+    if length < 0 or length > MAX_HEADER:
+        raise ValueError("body too large")
+    if length:
+        req.body = rfile.read(length)
+    return req
 
 
 def make_server(
@@ -126,72 +171,73 @@ def make_server(
     exposition: Callable[[], bytes],
     reload: Callable[[], tuple[bool, str]] | None,
     web: WebConfig,
-) -> http.server.ThreadingHTTPServer:
+) -> socketserver.ThreadingTCPServer:
     host, port = parse_listen_address(listen)
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "process-monitor-agent"
-
-        def log_message(self, fmt: str, *args: Any) -> None:
-            log.debug("http: " + fmt, *args)
-
-        def _send(self, code: int, body: bytes, ctype: str = "text/plain; charset=utf-8") -> None:
-            self.send_response(code)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-
-        def _authorized(self) -> bool:
-            if web.check_auth(self.headers.get("Authorization")):
-                return True
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="process-monitor-agent"')
-            self.send_header("Content-Length", "13")
-            self.end_headers()
-            self.wfile.write(b"Unauthorized\n")
-            return False
-
-        def do_GET(self) -> None:
-            if not self._authorized():
-                return
-            path = self.path.split("?", 1)[0]
+    def route(req: _Request) -> tuple[int, bytes, str, list[tuple[str, str]]]:
+        plain = "text/plain; charset=utf-8"
+        if not web.check_auth(req.headers.get("authorization")):
+            return 401, b"Unauthorized\n", plain, [("WWW-Authenticate", 'Basic realm="process-monitor-agent"')]
+        path = req.path.split("?", 1)[0]
+        if req.method in ("GET", "HEAD"):
             if path == telemetry_path:
                 try:
-                    body = exposition()
-                except Exception as e:  # never let a collection bug kill the server thread silently
+                    return 200, exposition(), CONTENT_TYPE, []
+                except Exception as e:  # a collection bug must answer 500, not kill the connection thread
                     log.exception("collection failed")
-                    self._send(500, f"collection failed: {e}\n".encode())
-                    return
-                self._send(200, body, CONTENT_TYPE)
-            elif path == "/healthz":
-                self._send(200, b"ok\n")
-            elif path == "/":
-                self._send(200, LANDING.format(path=telemetry_path).encode(), "text/html; charset=utf-8")
-            elif path == "/-/reload":
-                self._send(405, b"use POST /-/reload\n")
-            else:
-                self._send(404, b"404 page not found\n")
-
-        do_HEAD = do_GET
-
-        def do_POST(self) -> None:
-            if not self._authorized():
-                return
-            length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(min(length, 65536))
-            path = self.path.split("?", 1)[0]
+                    return 500, f"collection failed: {e}\n".encode(), plain, []
+            if path == "/healthz":
+                return 200, b"ok\n", plain, []
+            if path == "/":
+                return 200, LANDING.format(path=telemetry_path).encode(), "text/html; charset=utf-8", []
+            if path == "/-/reload":
+                return 405, b"use POST /-/reload\n", plain, [("Allow", "POST")]
+            return 404, b"404 page not found\n", plain, []
+        if req.method == "POST":
             if path != "/-/reload":
-                self._send(404 if path != telemetry_path else 405, b"not found\n")
-                return
+                return 404, b"404 page not found\n", plain, []
             if reload is None:
-                self._send(400, b"nothing to reload: the agent was started without -config.path\n")
-                return
+                return 400, b"nothing to reload: the agent was started without -config.path\n", plain, []
             ok, msg = reload()
-            self._send(200 if ok else 500, (msg + "\n").encode())
+            return (200 if ok else 500), (msg + "\n").encode(), plain, []
+        return 405, b"method not allowed\n", plain, [("Allow", "GET, HEAD, POST")]
+
+    class Handler(socketserver.StreamRequestHandler):
+        timeout = IDLE_TIMEOUT
+
+        def handle(self) -> None:
+            while True:
+                try:
+                    req = _read_request(self.rfile)
+                except (ValueError, UnicodeDecodeError):
+                    self._respond(400, b"bad request\n", "text/plain; charset=utf-8", [], "HEAD", False)
+                    return
+                except OSError:  # timeout or reset
+                    return
+                if req is None:
+                    return
+                keep = req.version == "HTTP/1.1" and req.headers.get("connection", "").lower() != "close"
+                code, body, ctype, extra = route(req)
+                log.debug("http: %s %s %d", req.method, req.path, code)
+                try:
+                    self._respond(code, body, ctype, extra, req.method, keep)
+                except OSError:
+                    return
+                if not keep:
+                    return
+
+        def _respond(
+            self, code: int, body: bytes, ctype: str, extra: list[tuple[str, str]], method: str, keep: bool
+        ) -> None:
+            head = [
+                f"HTTP/1.1 {code} {REASONS.get(code, 'Unknown')}",
+                f"Content-Type: {ctype}",
+                f"Content-Length: {len(body)}",
+                "Connection: " + ("keep-alive" if keep else "close"),
+            ]
+            head += [f"{k}: {v}" for k, v in extra]
+            data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+            self.wfile.write(data if method == "HEAD" else data + body)
 
     family = socket.AF_INET
     bind_host = host
@@ -199,8 +245,12 @@ def make_server(
         family, bind_host = socket.AF_INET6, "::"
     elif ":" in host:
         family = socket.AF_INET6
+    elif host == "":
+        bind_host = "0.0.0.0"
 
-    class Server(_Server):
+    class Server(socketserver.ThreadingTCPServer):
+        daemon_threads = True
+        allow_reuse_address = True
         address_family = family
 
         def server_bind(self) -> None:
@@ -209,19 +259,26 @@ def make_server(
                     self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
             super().server_bind()
 
+        def get_request(self) -> tuple[Any, Any]:
+            conn, addr = super().get_request()
+            if web.ssl_context is not None:
+                conn = web.ssl_context.wrap_socket(conn, server_side=True)
+            return conn, addr
+
     try:
-        srv = Server((bind_host, port), Handler)
+        srv: socketserver.ThreadingTCPServer = Server((bind_host, port), Handler)
     except OSError:
         if bind_host != "::":
             raise
-        _Server.address_family = socket.AF_INET
-        srv = _Server(("0.0.0.0", port), Handler)
-    if web.ssl_context is not None:
-        srv.socket = web.ssl_context.wrap_socket(srv.socket, server_side=True)
+
+        class Server4(Server):
+            address_family = socket.AF_INET
+
+        srv = Server4(("0.0.0.0", port), Handler)
     return srv
 
 
-def serve_in_thread(srv: http.server.ThreadingHTTPServer) -> threading.Thread:
+def serve_in_thread(srv: socketserver.ThreadingTCPServer) -> threading.Thread:
     t = threading.Thread(target=srv.serve_forever, name="http", daemon=True)
     t.start()
     return t

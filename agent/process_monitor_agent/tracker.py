@@ -28,7 +28,7 @@ import pwd
 import random
 import time
 
-from .procfs import read_file, read_file_all
+from .procfs import _O_RDONLY, read_file, read_file_all
 from .procfs.cgroup import parse_cgroup
 from .procfs.cmdline import parse_cmdline
 from .procfs.fd import count_fds, fd_size_is_count
@@ -233,8 +233,6 @@ class Tracker:
         old_ignored = self.ignored
         procs: dict[int, ProcState] = {}
         ignored: dict[int, int] = {}
-        # New identities to classify: (pid, base path, comm, fields, seen_before, old ProcState or None)
-        fresh: list[tuple] = []
         recheck = self.s.recheck
         limit = self.s.recheck_time_limit
         hz = self.hz
@@ -244,20 +242,30 @@ class Tracker:
                 uptime = float(read_file(root + "/uptime").split()[0])
             except (OSError, ValueError, IndexError):
                 uptime = 0.0
-        update = self._update
+        fill = self._fill
+        os_open, os_read, os_close = os.open, os.read, os.close
+        flags = _O_RDONLY
+        prefix = root + "/"
+        # Unmatched new identities, kept small for the children pass: pid -> (ppid, starttime, seen_before, old)
+        unmatched: dict[int, tuple] = {}
         for name in names:
             if not name.isdigit():
                 continue
             pid = int(name)
-            base = root + "/" + name
+            base = prefix + name
             try:
-                data = read_file(base + "/stat", 1024)
+                fd = os_open(base + "/stat", flags)
+                try:
+                    data = os_read(fd, 1024)
+                finally:
+                    os_close(fd)
             except OSError as e:
                 if e.errno not in _GONE:
                     cs.read_errors += 1
                 continue
             rp = data.rfind(b")")
-            f = data[rp + 2 :].split()
+            # Fields 3..24 (state .. rss) are all the agent uses; do not split the other 28.
+            f = data[rp + 2 :].split(None, 22)
             try:
                 starttime = int(f[19])
             except (IndexError, ValueError):
@@ -265,54 +273,66 @@ class Tracker:
                 continue
             if old_ignored.get(pid) == starttime:
                 if rematch or (recheck and (limit <= 0 or uptime - starttime / hz < limit)):
-                    fresh.append((pid, base, data, rp, f, starttime, True, None))
+                    self._fresh(pid, base, data, rp, f, starttime, True, None, procs, unmatched, first, now, cs)
                 else:
                     ignored[pid] = starttime
                 continue
             ps = old_procs.get(pid)
             if ps is not None and ps.starttime == starttime:
                 if rematch:
-                    fresh.append((pid, base, data, rp, f, starttime, True, ps))
-                    continue
-                if update(ps, base, f, now, cs):
+                    self._fresh(pid, base, data, rp, f, starttime, True, ps, procs, unmatched, first, now, cs)
+                elif fill(ps, base, f, now, cs, False):
                     procs[pid] = ps
                 continue
-            fresh.append((pid, base, data, rp, f, starttime, False, None))
-        if fresh:
-            self._classify(fresh, procs, ignored, first, now, cs)
+            self._fresh(pid, base, data, rp, f, starttime, False, None, procs, unmatched, first, now, cs)
+        if unmatched:
+            self._children(unmatched, procs, ignored, first, now, cs)
         self.procs = procs
         self.ignored = ignored
         cs.tracked = len(procs)
         cs.ignored = len(ignored)
         return cs
 
-    def _classify(
+    def _fresh(
         self,
-        fresh: list[tuple],
+        pid: int,
+        base: str,
+        data: bytes,
+        rp: int,
+        f: list[bytes],
+        starttime: int,
+        seen_before: bool,
+        old: ProcState | None,
+        procs: dict[int, ProcState],
+        unmatched: dict[int, tuple],
+        first: bool,
+        now: float,
+        cs: CollectStats,
+    ) -> None:
+        """Name a new identity (or, on recheck/reload, a known one): track it, or keep it for the children pass."""
+        attrs = self._attrs(pid, base, data, rp, starttime)
+        if attrs is None:
+            return
+        group = self.rules.name_of(attrs)
+        if group is None:
+            unmatched[pid] = (int(f[1]), starttime, seen_before, old)
+        else:
+            self._track(pid, base, f, starttime, seen_before, old, group, procs, first, now, cs)
+
+    def _children(
+        self,
+        unmatched: dict[int, tuple],
         procs: dict[int, ProcState],
         ignored: dict[int, int],
         first: bool,
         now: float,
         cs: CollectStats,
     ) -> None:
-        """Name new identities (and, on recheck/reload, known ones); children pass for the unmatched."""
-        rules = self.rules
-        unmatched: dict[int, tuple] = {}
-        for item in fresh:
-            pid, base, data, rp, _f, starttime, _seen_before, _old = item
-            attrs = self._attrs(pid, base, data, rp, starttime)
-            if attrs is None:
-                continue
-            group = rules.name_of(attrs)
-            if group is None:
-                unmatched[pid] = item
-                continue
-            self._track(item, group, procs, first, now, cs)
-        if not unmatched:
-            return
+        """Children pass (process-exporter's checkAncestry): an unmatched process joins the group of its nearest
+        tracked ancestor; the walk stops at an ignored or unknown parent. Everything else is ignored."""
         if not self.s.children:
             for pid, item in unmatched.items():
-                ignored[pid] = item[5]
+                ignored[pid] = item[1]
             return
         memo: dict[int, str | None] = {}
 
@@ -320,8 +340,7 @@ class Tracker:
             if pid in memo:
                 return memo[pid]
             memo[pid] = None  # guards against cycles
-            item = unmatched[pid]
-            ppid = int(item[4][1])
+            ppid = unmatched[pid][0]
             g: str | None = None
             parent = procs.get(ppid)
             if parent is not None:
@@ -331,12 +350,21 @@ class Tracker:
             memo[pid] = g
             return g
 
-        for pid, item in unmatched.items():
+        root = self.s.procfs + "/"
+        for pid, (_ppid, starttime, seen_before, old) in unmatched.items():
             g = ancestor_group(pid)
             if g is None:
-                ignored[pid] = item[5]
-            else:
-                self._track(item, g, procs, first, now, cs)
+                ignored[pid] = starttime
+                continue
+            base = root + str(pid)
+            try:
+                data = read_file(base + "/stat", 1024)
+            except OSError:
+                continue
+            f = data[data.rfind(b")") + 2 :].split(None, 22)
+            if int(f[19]) != starttime:
+                continue  # exited and the PID was reused within this collection: next one sees it
+            self._track(pid, base, f, starttime, seen_before, old, g, procs, first, now, cs)
 
     def _attrs(self, pid: int, base: str, data: bytes, rp: int, starttime: int) -> ProcAttrs | None:
         rules = self.rules
@@ -361,13 +389,23 @@ class Tracker:
         return attrs
 
     def _track(
-        self, item: tuple, group: str, procs: dict[int, ProcState], first: bool, now: float, cs: CollectStats
+        self,
+        pid: int,
+        base: str,
+        f: list[bytes],
+        starttime: int,
+        seen_before: bool,
+        old: ProcState | None,
+        group: str,
+        procs: dict[int, ProcState],
+        first: bool,
+        now: float,
+        cs: CollectStats,
     ) -> None:
-        pid, base, _data, _rp, f, starttime, seen_before, old = item
         if old is not None:
             # Reload: same process, maybe a new group; counters continue from the old baselines.
             old.group = group
-            if self._update(old, base, f, now, cs):
+            if self._fill(old, base, f, now, cs, False):
                 procs[pid] = old
             return
         ps = ProcState(pid, starttime, group)
@@ -386,9 +424,6 @@ class Tracker:
                 ps.thread_updates = [(u[0], 0, 0, 0, 0, 0, 0, 0, 0) for u in ps.thread_updates]
         cs.new += 1
         procs[pid] = ps
-
-    def _update(self, ps: ProcState, base: str, f: list[bytes], now: float, cs: CollectStats) -> bool:
-        return self._fill(ps, base, f, now, cs, False)
 
     def _fill(self, ps: ProcState, base: str, f: list[bytes], now: float, cs: CollectStats, new: bool) -> bool:
         """Read what changed for one tracked process and set its deltas. False when it vanished/failed."""
@@ -518,7 +553,7 @@ class Tracker:
             except OSError:
                 continue  # thread exited between listing and reading
             rp = data.rfind(b")")
-            f = data[rp + 2 :].split()
+            f = data[rp + 2 :].split(None, 22)
             ts = old.get(tid) if had else None
             fresh = ts is None
             if fresh:
