@@ -46,6 +46,20 @@ operator-bench: ## operator: apply->Ready latency and steady-state writes (RSS b
 
 
 # --- packaging / quick start ---------------------------------------------------------------------------------
+.PHONY: quickstart-down sync-crds images
+quickstart: setup ## fresh machine: local control plane, chart, operator on the host, one real agent, real metrics
+	$(PYTHON) tools/quickstart.py up
+
+quickstart-down: ## stop what `make quickstart` started (agent, operator, release) and the local control plane
+	$(PYTHON) tools/quickstart.py down
+
+sync-crds: ## copy the canonical crds/processmonitor.yaml into the chart (a test checks they are identical)
+	cp crds/processmonitor.yaml charts/process-monitor/crds/processmonitor.yaml
+
+images: ## docker build both images (needs a Docker engine)
+	docker build -f Dockerfile.operator -t process-monitor-operator:dev .
+	docker build -f Dockerfile.agent -t process-monitor-agent:dev .
+
 
 # --- prometheus ----------------------------------------------------------------------------------------------
 

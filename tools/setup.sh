@@ -23,8 +23,8 @@ if ((${#missing[@]})); then
   pkill -x prometheus 2>/dev/null || true
 fi
 
-echo "==> pip install -e .[test]"
-python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+echo "==> pip install -e .[operator,test]"
+python3 -m pip install -q --disable-pip-version-check -e '.[operator,test]'
 
 if [ -x tools/build-go-tools.sh ]; then
   tools/build-go-tools.sh
