@@ -181,8 +181,8 @@ def up() -> None:
     stop_recorded("operator")
     probe_port = free_port()
     operator = start_background("operator", [
-        sys.executable, "-m", "process_monitor_operator", "--standalone",
-        f"--liveness=http://127.0.0.1:{probe_port}/healthz",
+        sys.executable, "-m", "process_monitor_operator",
+        f"--liveness-address=127.0.0.1:{probe_port}",
         f"--metrics-address=127.0.0.1:{free_port()}",
     ])
 

@@ -54,21 +54,16 @@ app.kubernetes.io/part-of: process-monitor
 
 {{/*
 Command-line arguments of process-monitor-operator (operator/process_monitor_operator/main.py defines them).
+No namespace flag watches all namespaces; no --peering runs standalone.
 */}}
 {{- define "process-monitor.operatorArgs" -}}
-{{- if .Values.watchNamespaces }}
 {{- range .Values.watchNamespaces }}
 - --namespace={{ . }}
 {{- end }}
-{{- else }}
-- --all-namespaces
-{{- end }}
 {{- if .Values.peering.enabled }}
 - --peering={{ .Values.peering.name }}
-{{- else }}
-- --standalone
 {{- end }}
-- --liveness=http://0.0.0.0:{{ .Values.operator.probePort }}/healthz
+- --liveness-address=0.0.0.0:{{ .Values.operator.probePort }}
 - --metrics-address=0.0.0.0:{{ .Values.operator.metricsPort }}
 - --agent-image={{ include "process-monitor.imageRef" (dict "image" .Values.agentImage "root" $) }}
 {{- if eq .Values.operator.logLevel "verbose" }}

@@ -1,0 +1,177 @@
+"""The chart and the examples against the real API server of the local control plane (marker `cluster`).
+
+- `helm install` into a namespace that enforces Pod Security `restricted`: the operator Deployment becomes Ready
+  (kwok marks its pod Running), so its pod passed the restricted admission; the optional catch-all ProcessMonitor
+  is accepted by the CRD.
+- With peering: several replicas and the ClusterKopfPeering object.
+- Every manifest `process-monitor render` makes from each example is accepted by `kubectl apply
+  --dry-run=server --validate=strict`, prometheus-operator kinds included (their CRDs come from the pinned
+  prometheus-operator binary and are removed again if this module installed them).
+- The examples themselves validate against the ProcessMonitor CRD, and a misspelt field is rejected.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+from chart_helpers import CHART, ROOT
+
+EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.yaml"))
+PM_EXAMPLES = [p for p in EXAMPLES
+               if any(d and d.get("kind") == "ProcessMonitor" for d in yaml.safe_load_all(p.read_text()))]
+PO_CRDS = ("servicemonitors.monitoring.coreos.com", "podmonitors.monitoring.coreos.com",
+           "prometheusrules.monitoring.coreos.com")
+
+
+def _release() -> str:
+    return f"pm-{uuid.uuid4().hex[:6]}"
+
+
+def _install(kube_cluster: Any, release: str, namespace: str, *sets: str) -> str:
+    args = ["install", release, str(CHART), "--namespace", namespace, "--wait", "--timeout", "3m"]
+    for s in sets:
+        args += ["--set", s]
+    return kube_cluster.helm(*args, timeout=240).stdout
+
+
+def _uninstall(kube_cluster: Any, release: str, namespace: str) -> None:
+    kube_cluster.helm("uninstall", release, "--namespace", namespace, "--wait", "--timeout", "2m", check=False,
+                      timeout=180)
+
+
+def test_helm_install_makes_the_operator_ready_under_pod_security_restricted(kube_cluster: Any,
+                                                                             namespace: str) -> None:
+    kube_cluster.kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted",
+                         "pod-security.kubernetes.io/enforce-version=latest")
+    release = _release()
+    out = _install(kube_cluster, release, namespace, "defaultProcessMonitor.enabled=true",
+                   f"defaultProcessMonitor.namespace={namespace}")
+    try:
+        notes = out.split("NOTES:", 1)[1]
+        assert "pod-security.kubernetes.io/enforce=privileged" in notes
+        assert "release: kube-prometheus-stack" in notes
+        assert "kind: ProcessMonitor" in notes and '"{{.Comm}}"' in notes
+        assert "kubectl apply --server-side" in notes
+        assert f"created ProcessMonitor all-processes in namespace\n   {namespace}" in notes
+        dep = kube_cluster.get_json("deployment", f"{release}-process-monitor", "-n", namespace)
+        assert dep["spec"]["strategy"]["type"] == "Recreate"
+        assert dep["status"].get("readyReplicas") == 1, dep["status"]
+        pods = kube_cluster.get_json("pods", "-n", namespace, "-l", f"app.kubernetes.io/instance={release}")
+        assert len(pods["items"]) == 1 and pods["items"][0]["status"]["phase"] == "Running"
+        # The ServiceAccount can do what the operator needs (a sample of its rules), and no more than that.
+        sa = f"system:serviceaccount:{namespace}:{release}-process-monitor"
+        for verb, resource in (("patch", "processmonitors.monitoring.process-monitor.dev"),
+                               ("create", "daemonsets.apps"), ("watch", "customresourcedefinitions")):
+            out = kube_cluster.kubectl("auth", "can-i", verb, resource, "--as", sa, "-A", check=False)
+            assert out.stdout.strip() == "yes", f"{sa} cannot {verb} {resource}"
+        for verb, resource in (("get", "secrets"), ("create", "clusterroles"), ("delete", "nodes")):
+            out = kube_cluster.kubectl("auth", "can-i", verb, resource, "--as", sa, "-A", check=False)
+            assert out.stdout.strip() == "no", f"{sa} may {verb} {resource}"
+        pm = kube_cluster.get_json("processmonitor", "all-processes", "-n", namespace)
+        assert pm["spec"]["processNames"] == [{"name": "{{.Comm}}", "cmdline": [".+"]}]
+    finally:
+        _uninstall(kube_cluster, release, namespace)
+    left = kube_cluster.kubectl("get", "clusterrole", f"{release}-process-monitor", check=False)
+    assert left.returncode != 0, "helm uninstall left the ClusterRole behind"
+
+
+def test_helm_install_with_peering_runs_two_replicas(kube_cluster: Any, namespace: str) -> None:
+    release = _release()
+    peering = f"{release}-peers"
+    _install(kube_cluster, release, namespace, "peering.enabled=true", "replicaCount=2", f"peering.name={peering}")
+    try:
+        dep = kube_cluster.get_json("deployment", f"{release}-process-monitor", "-n", namespace)
+        assert dep["status"].get("readyReplicas") == 2, dep["status"]
+        obj = kube_cluster.get_json("clusterkopfpeering", peering)
+        assert obj["metadata"]["labels"]["app.kubernetes.io/instance"] == release
+    finally:
+        _uninstall(kube_cluster, release, namespace)
+
+
+@pytest.fixture(scope="module")
+def prometheus_operator_crds(kube_cluster: Any) -> Iterator[None]:
+    """prometheus-operator's CRDs for the dry runs; removed afterwards if this fixture installed them."""
+    present = kube_cluster.kubectl("get", "crd", *PO_CRDS, check=False).returncode == 0
+    if not present:
+        from localcluster import tools
+
+        crds = subprocess.run([str(tools.binary("prometheus-operator")), "crds"], capture_output=True, text=True,
+                              timeout=60, check=True).stdout
+        docs = [d for d in yaml.safe_load_all(crds) if d and d["metadata"]["name"] in PO_CRDS]
+        assert len(docs) == len(PO_CRDS), "prometheus-operator crds lacks a CRD we render"
+        kube_cluster.apply_yaml(yaml.safe_dump_all(docs), server_side=True)
+        kube_cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{n}" for n in PO_CRDS])
+    try:
+        yield
+    finally:
+        if not present:
+            kube_cluster.kubectl("delete", "crd", *PO_CRDS, "--ignore-not-found", "--timeout=60s", check=False,
+                                 timeout=90)
+
+
+def _render(example: str, namespace: str) -> str:
+    proc = subprocess.run([sys.executable, "-m", "process_monitor_operator.cli", "render", "-f", example,
+                           "-n", namespace], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 0, f"render {example}: {proc.stderr}"
+    return proc.stdout
+
+
+@pytest.mark.parametrize("example", PM_EXAMPLES, ids=lambda p: p.name)
+def test_every_rendered_manifest_is_accepted_by_the_api_server(kube_cluster: Any, namespace: str,
+                                                               prometheus_operator_crds: None, example: Any) -> None:
+    rendered = _render(str(example.relative_to(ROOT)), namespace)
+    docs = [d for d in yaml.safe_load_all(rendered) if d]
+    kinds = {d["kind"] for d in docs}
+    assert {"ConfigMap", "DaemonSet", "Service", "ServiceAccount", "ServiceMonitor"} <= kinds, kinds
+    out = kube_cluster.kubectl("apply", "--dry-run=server", "--validate=strict", "-n", namespace, "-f", "-",
+                               input=rendered, check=False)
+    assert out.returncode == 0, f"{example.name}: API server rejected a rendered manifest:\n{out.stderr}"
+    accepted = [ln for ln in out.stdout.splitlines() if ln.endswith("(server dry run)")]
+    assert len(accepted) == len(docs), out.stdout
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_examples_validate_against_the_crd(kube_cluster: Any, namespace: str, example: Any) -> None:
+    out = kube_cluster.kubectl("apply", "--dry-run=server", "--validate=strict", "-n", namespace,
+                               "-f", str(example), check=False)
+    assert out.returncode == 0, f"{example.name}:\n{out.stderr}"
+    assert "(server dry run)" in out.stdout
+
+
+def test_a_misspelt_example_is_rejected(kube_cluster: Any, namespace: str) -> None:
+    # Proves the check above can fail: the CRD's structural schema plus strict validation catch a typo.
+    doc = yaml.safe_load((ROOT / "examples" / "catch-all.yaml").read_text())
+    doc["spec"]["processNames"][0]["cmdlines"] = doc["spec"]["processNames"][0].pop("cmdline")
+    out = kube_cluster.kubectl("apply", "--dry-run=server", "--validate=strict", "-n", namespace, "-f", "-",
+                               input=yaml.safe_dump(doc), check=False)
+    assert out.returncode != 0
+    assert "cmdlines" in out.stderr, out.stderr
+
+
+def test_rendered_chart_is_accepted_by_the_api_server(kube_cluster: Any, namespace: str,
+                                                      prometheus_operator_crds: None) -> None:
+    # Every object of the chart with every option on, including the ServiceMonitor and the ClusterKopfPeering.
+    kube_cluster.apply_yaml((CHART / "crds" / "kopf-peering.yaml").read_text(), server_side=True)
+    kube_cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
+                         "crd/clusterkopfpeerings.kopf.dev")
+    rendered = kube_cluster.helm("template", _release(), str(CHART), "--namespace", namespace,
+                                 "--set", "peering.enabled=true", "--set", "replicaCount=2",
+                                 "--set", "metrics.serviceMonitor.enabled=true",
+                                 "--set", "defaultProcessMonitor.enabled=true").stdout
+    deadline = time.monotonic() + 30
+    while True:  # a CRD just established can take a moment to reach the discovery cache of kubectl
+        out = kube_cluster.kubectl("apply", "--dry-run=server", "--validate=strict", "-n", namespace, "-f", "-",
+                                   input=rendered, check=False)
+        if out.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert out.returncode == 0, out.stderr
+    docs = [d for d in yaml.safe_load_all(rendered) if d]
+    assert len([ln for ln in out.stdout.splitlines() if ln.endswith("(server dry run)")]) == len(docs)
