@@ -282,10 +282,8 @@ def _group_filter(entry: Mapping) -> str | None:
     return "|".join(parts) if parts else None
 
 
-def _selector(scope: str, pattern: str | None, exclude: list[str], extra: str = "") -> str:
+def _selector(scope: str, pattern: str | None, exclude: list[str]) -> str:
     matchers = [scope] if scope else []
-    if extra:
-        matchers.append(extra)
     if pattern is not None:
         matchers.append(f"groupname=~{promql_string(pattern)}")
     elif exclude:
