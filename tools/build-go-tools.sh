@@ -132,11 +132,12 @@ build_process-exporter() { # OUT VERSION
 build_promtool() { # OUT VERSION
   # Debian's promtool is built without kubernetes_sd; this one keeps only the Kubernetes SD plugin (Prometheus'
   # remove_all_sd/enable_*_sd build tags), enough to check kubernetes_sd configs and prometheus-operator's output.
-  local m=github.com/prometheus/prometheus ver
+  local m=github.com/prometheus/prometheus ver tags=remove_all_sd,enable_kubernetes_sd
   new_wrapper promtool
-  go get "$m/cmd/promtool@$2"
+  # With the same tags, `go get` does not fetch the other SD plugins' dependencies at all.
+  go get -tags "$tags" "$m/cmd/promtool@$2"
   ver=$(cat "$(go env GOMODCACHE)/$m@$2/VERSION")
-  go build -trimpath -tags remove_all_sd,enable_kubernetes_sd \
+  go build -trimpath -tags "$tags" \
     -ldflags "-s -w -X github.com/prometheus/common/version.Version=$ver" -o "$1/promtool" "$m/cmd/promtool"
 }
 
