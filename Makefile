@@ -24,7 +24,7 @@ test: setup ## run every test layer (what .ci/run runs)
 agent-test: ## agent unit tests (fake procfs) and real-/proc tests
 	$(PYTHON) -m pytest -q tests/agent
 agent-once: ## run the agent once with the catch-all config and print the exposition
-	PYTHONPATH=agent $(PYTHON) -m process_monitor_agent -procnames "" -once-to-stdout-delay 1s
+	PYTHONPATH=agent $(PYTHON) -m process_monitor_agent -config.path examples/agent/catch-all.yaml -once-to-stdout-delay 1s
 
 # --- local control plane -------------------------------------------------------------------------------------
 .PHONY: tools

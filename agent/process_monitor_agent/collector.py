@@ -180,6 +180,14 @@ class Collector:
         )
         write_family(
             out,
+            A + "read_errors_total",
+            "Failed reads of a live process's /proc files since start, by file; without root or SYS_PTRACE and "
+            "DAC_READ_SEARCH, io, fd, smaps_rollup (and for other users' processes limits) cannot be read.",
+            "counter",
+            [(f'file="{k}"', v) for k, v in sorted(self.tracker.read_failures.items())],
+        )
+        write_family(
+            out,
             A + "config_last_reload_successful",
             "Whether the last configuration reload attempt was successful.",
             "gauge",

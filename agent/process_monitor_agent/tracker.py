@@ -189,6 +189,8 @@ class Tracker:
         self.boot_time = 0
         self._rand = random.Random()
         self.fd_size = fd_size_is_count(settings.procfs)
+        # Failed reads of a live process's files since start, by file (what a restricted agent cannot see).
+        self.read_failures: dict[str, int] = {}
 
     # -- rules ---------------------------------------------------------------------------------------------------
     def set_rules(self, rules: Rules) -> None:
@@ -428,6 +430,7 @@ class Tracker:
     def _fill(self, ps: ProcState, base: str, f: list[bytes], now: float, cs: CollectStats, new: bool) -> bool:
         """Read what changed for one tracked process and set its deltas. False when it vanished/failed."""
         s = self.s
+        fails = self.read_failures
         utime = int(f[11])
         stime = int(f[12])
         mn = int(f[7])
@@ -466,6 +469,7 @@ class Tracker:
             ok, all_idle = self._threads(ps, base, new)
             if not ok:
                 partial = True
+                fails["task"] = fails.get("task", 0) + 1
             idle = all_idle and ok and not new
         if idle and not new:
             partial = ps.partial
@@ -495,19 +499,26 @@ class Tracker:
                 ps.d_rb = rb - ps.rb if rb > ps.rb else 0
                 ps.d_wb = wb - ps.wb if wb > ps.wb else 0
                 ps.rb, ps.wb = rb, wb
-            except (OSError, ValueError):
+            except (OSError, ValueError) as e:
+                if getattr(e, "errno", None) in _GONE:
+                    return False
                 partial = True
+                fails["io"] = fails.get("io", 0) + 1
             try:
                 ps.fds = count_fds(base + "/fd", self.fd_size)
-            except OSError:
+            except OSError as e:
+                if e.errno in _GONE:
+                    return False
                 ps.fds = -1
                 partial = True
+                fails["fd"] = fails.get("fd", 0) + 1
             if s.threads and not with_threads:
                 try:
                     ps.wchan = parse_wchan(read_file(base + "/wchan", 256))
                 except OSError:
                     ps.wchan = ""
                     partial = True
+                    fails["wchan"] = fails.get("wchan", 0) + 1
         if now >= ps.limits_due or new:
             if not new:
                 ps.limits_due = now + s.limits_interval
@@ -516,6 +527,7 @@ class Tracker:
             except (OSError, ValueError):
                 ps.fd_limit = 0
                 partial = True
+                fails["limits"] = fails.get("limits", 0) + 1
         if s.gather_smaps and (new or now >= ps.smaps_due):
             if not new:
                 ps.smaps_due = now + s.smaps_interval
@@ -523,6 +535,7 @@ class Tracker:
                 ps.pss, ps.swappss = parse_smaps_rollup(read_file(base + "/smaps_rollup", 4096))
             except (OSError, ValueError):
                 partial = True
+                fails["smaps_rollup"] = fails.get("smaps_rollup", 0) + 1
         ps.partial = partial
         if partial:
             cs.partial += 1

@@ -295,3 +295,19 @@ def test_procnames_and_namemapping(fp: FakeProc) -> None:
     t.collect()
     g = {g.name: g for g in Grouper().update(t.procs.values())}
     assert set(g) == {"bash", "python3:ingest"}
+
+
+def test_unreadable_files_are_partial_errors_counted_by_file(fp: FakeProc) -> None:
+    fp.add(10, comm="svc", runtime=1)
+    fp.add(11, comm="svc", runtime=1)
+    for name in ("io", "smaps_rollup"):  # unreadable, as io/smaps of another user's process without SYS_PTRACE
+        (fp.root / "10" / name).unlink()
+        (fp.root / "10" / name).mkdir()
+    a = Agent(fp.root)
+    g = a.step()["svc"]
+    assert g.procs == 2 and a.last.partial == 1
+    assert a.tracker.read_failures == {"io": 1, "smaps_rollup": 1}
+    fp.procs[10]["runtime"] = 2
+    (fp.root / "10" / "schedstat").write_text("2 0 1\n")  # it ran: io is tried again and fails again
+    a.step()
+    assert a.tracker.read_failures["io"] == 2 and a.last.partial == 1
