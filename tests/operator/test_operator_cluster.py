@@ -221,7 +221,8 @@ def test_servicemonitor_appears_once_its_crd_is_installed(kube_cluster: Any, nam
     sm = wait_for("ServiceMonitor created", lambda: get(kube_cluster, "servicemonitor", "pmon-sm", namespace), 30)
     assert sm["spec"]["endpoints"][0]["port"] == "http-metrics" and sm["spec"]["endpoints"][0]["interval"] == "30s"
     obj = wait_for("Ready without the skip note", lambda: (o := get(kube_cluster, "processmonitor", "sm", namespace))
-                   and "skipped" not in condition(o, "Ready").get("message", "x") and o)
+                   and "ServiceMonitor skipped" not in condition(o, "Ready").get("message", "ServiceMonitor skipped")
+                   and o)
     # mode off prunes it again.
     kube_cluster.apply_yaml(pm("sm", namespace, prometheus={"serviceMonitor": {"mode": "off"}}))
     wait_for("ServiceMonitor pruned", lambda: get(kube_cluster, "servicemonitor", "pmon-sm", namespace) is None)
