@@ -15,7 +15,7 @@ import pytest
 import yaml
 from process_monitor_operator import constants as c
 from process_monitor_operator.names import child_name, label_value
-from process_monitor_operator.render import CHILDREN, RenderOptions, render_all, required_missing, skipped
+from process_monitor_operator.render import CHILDREN, RenderOptions, child_kinds, render_all, required_missing, skipped
 from process_monitor_operator.render.options import SERVICEMONITOR_API
 from process_monitor_operator.serialize import to_yaml
 
@@ -166,3 +166,12 @@ def test_servicemonitor_selects_the_service() -> None:
 def test_every_child_module_declares_its_kind() -> None:
     for module in CHILDREN:
         assert module.API_VERSION and module.KIND and module.PLURAL and callable(module.render)
+
+
+def test_rbac_rules_cover_every_child_kind() -> None:
+    from process_monitor_operator.rbac_rules import RULES
+
+    for api_version, _kind, plural in child_kinds():
+        group = api_version.rpartition("/")[0]
+        verbs = {v for r in RULES if group in r["apiGroups"] and plural in r["resources"] for v in r["verbs"]}
+        assert {"get", "list", "watch", "patch", "delete"} <= verbs, plural
