@@ -168,16 +168,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"{PROG}: {e}\n")
         return 1
 
-    stop = threading.Event()
+    # The main thread sleeps until a signal arrives (no periodic wake-ups: idle CPU stays at zero). Handlers only
+    # set flags; the work happens here, outside the handler.
+    wake = threading.Event()
+    flags = {"stop": False, "hup": False}
 
     def on_term(signum: int, _frame: object) -> None:
         log.info("received %s, shutting down", signal.Signals(signum).name)
-        stop.set()
-
-    hup = threading.Event()
+        flags["stop"] = True
+        wake.set()
 
     def on_hup(_signum: int, _frame: object) -> None:
-        hup.set()
+        flags["hup"] = True
+        wake.set()
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
@@ -194,9 +197,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         opts["web.telemetry-path"],
         path or "from flags",
     )
-    while not stop.is_set():
-        if hup.wait(0.5):
-            hup.clear()
+    while not flags["stop"]:
+        wake.wait()
+        wake.clear()
+        if flags["hup"]:
+            flags["hup"] = False
             if reloader is not None:
                 reloader.reload("SIGHUP")
             else:

@@ -279,6 +279,7 @@ def make_server(
 
 
 def serve_in_thread(srv: socketserver.ThreadingTCPServer) -> threading.Thread:
-    t = threading.Thread(target=srv.serve_forever, name="http", daemon=True)
+    # serve_forever wakes every poll_interval to check for shutdown(): 2 s keeps idle wake-ups rare.
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 2.0}, name="http", daemon=True)
     t.start()
     return t

@@ -23,6 +23,7 @@ live process count.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import pwd
 import random
@@ -42,6 +43,7 @@ from .procfs.wchan import parse_wchan
 from .rules import ProcAttrs, Rules
 
 _GONE = (errno.ENOENT, errno.ESRCH)
+log = logging.getLogger("process_monitor_agent")
 STATE_INDEX = {"R": 0, "S": 1, "D": 2, "Z": 3}  # everything else is "Other" (4)
 
 
@@ -316,6 +318,9 @@ class Tracker:
         if attrs is None:
             return
         group = self.rules.name_of(attrs)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("process %d %r %r: %s", pid, attrs.comm, " ".join(attrs.cmdline)[:200],
+                      f"group {group!r}" if group is not None else "no rule matched")
         if group is None:
             unmatched[pid] = (int(f[1]), starttime, seen_before, old)
         else:
