@@ -124,6 +124,7 @@ class ProcState:
         "smaps_due",
         "start_sec",
         "starttime",
+        "stat_hash",
         "state",
         "states",
         "stime",
@@ -157,6 +158,7 @@ class ProcState:
         self.limits_due = 0.0
         self.smaps_due = 0.0
         self.partial = False
+        self.stat_hash = -1  # hash() of the last stat bytes; Python never returns -1 for a hash
         self.threads: dict[int, ThreadState] | None = None
         # With thread data: per-state counts [R, S, D, Z, Other] and wchan counts over the threads.
         self.states: list[int] | None = None
@@ -247,6 +249,7 @@ class Tracker:
             except (OSError, ValueError, IndexError):
                 uptime = 0.0
         fill = self._fill
+        smaps = self.s.gather_smaps
         os_open, os_read, os_close = os.open, os.read, os.close
         flags = _O_RDONLY
         prefix = root + "/"
@@ -267,6 +270,26 @@ class Tracker:
                 if e.errno not in _GONE:
                     cs.read_errors += 1
                 continue
+            h = hash(data)
+            ps = old_procs.get(pid)
+            rt: int | None = None
+            if ps is not None and h == ps.stat_hash and ps.nthreads == 1 and ps.runtime >= 0 and not rematch:
+                # Fast path: stat is byte for byte what it was (same identity, same counters and RSS). If the run
+                # time did not move either, the process did not run: nothing else can have changed.
+                try:
+                    fd = os_open(base + "/schedstat", flags)
+                    try:
+                        rt = int(os_read(fd, 256).split(None, 1)[0])
+                    finally:
+                        os_close(fd)
+                except (OSError, ValueError, IndexError):
+                    rt = None
+                if rt == ps.runtime and now < ps.limits_due and (not smaps or now < ps.smaps_due):
+                    ps.d_utime = ps.d_stime = ps.d_min = ps.d_maj = ps.d_rb = ps.d_wb = ps.d_vcs = ps.d_nvcs = 0
+                    if ps.partial:
+                        cs.partial += 1
+                    procs[pid] = ps
+                    continue
             rp = data.rfind(b")")
             # Fields 3..24 (state .. rss) are all the agent uses; do not split the other 28.
             f = data[rp + 2 :].split(None, 22)
@@ -281,11 +304,10 @@ class Tracker:
                 else:
                     ignored[pid] = starttime
                 continue
-            ps = old_procs.get(pid)
             if ps is not None and ps.starttime == starttime:
                 if rematch:
                     self._fresh(pid, base, data, rp, f, starttime, True, ps, procs, unmatched, first, now, cs)
-                elif fill(ps, base, f, now, cs, False):
+                elif fill(ps, base, f, now, cs, False, h, rt):
                     procs[pid] = ps
                 continue
             self._fresh(pid, base, data, rp, f, starttime, False, None, procs, unmatched, first, now, cs)
@@ -432,9 +454,21 @@ class Tracker:
         cs.new += 1
         procs[pid] = ps
 
-    def _fill(self, ps: ProcState, base: str, f: list[bytes], now: float, cs: CollectStats, new: bool) -> bool:
-        """Read what changed for one tracked process and set its deltas. False when it vanished/failed."""
+    def _fill(
+        self,
+        ps: ProcState,
+        base: str,
+        f: list[bytes],
+        now: float,
+        cs: CollectStats,
+        new: bool,
+        stat_hash: int = -1,
+        runtime: int | None = None,
+    ) -> bool:
+        """Read what changed for one tracked process and set its deltas. False when it vanished/failed.
+        `runtime` is the schedstat value when the caller already read it this collection."""
         s = self.s
+        ps.stat_hash = stat_hash
         fails = self.read_failures
         utime = int(f[11])
         stime = int(f[12])
@@ -459,10 +493,13 @@ class Tracker:
         if nthreads == 1:
             ps.threads = ps.states = ps.wchans = None
             if ps.runtime != -2:  # -2: schedstat unavailable on this kernel, never try again
-                try:
-                    rt = parse_runtime_ns(read_file(base + "/schedstat", 256))
-                except (OSError, ValueError, IndexError):
-                    rt = -2
+                if runtime is not None:
+                    rt = runtime
+                else:
+                    try:
+                        rt = parse_runtime_ns(read_file(base + "/schedstat", 256))
+                    except (OSError, ValueError, IndexError):
+                        rt = -2
                 idle = rt == ps.runtime and rt >= 0
                 ps.runtime = rt
         elif not with_threads:
