@@ -8,7 +8,6 @@ second collection after -once-to-stdout-delay and exit, or serve HTTP and watch 
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import sys
@@ -18,9 +17,9 @@ from collections.abc import Sequence
 
 from . import __version__
 from .flags import Flag, FlagError, FlagSet, HelpRequested
+from .log import log
 
 PROG = "process-monitor-agent"
-log = logging.getLogger("process_monitor_agent")
 
 FLAGS = [
     Flag("config.path", "string", "", "path to YAML config file (process-exporter format); reloaded on change"),
@@ -69,14 +68,6 @@ SIGHUP, and on POST /-/reload; group counters are kept across reloads.
 """
 
 
-def _setup_logging(debug: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
-        format="ts=%(asctime)s level=%(levelname)s msg=%(message)s",
-        stream=sys.stderr,
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     fs = FlagSet(PROG, FLAGS)
     try:
@@ -94,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(MAN)
         sys.stderr.write(fs.usage())
         return 0
-    _setup_logging(opts["debug"])
+    log.setup(opts["debug"])
     if rest:
         log.warning("ignoring non-flag arguments: %s", " ".join(rest))
 

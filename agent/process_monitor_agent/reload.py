@@ -9,13 +9,11 @@ fires several events for one update) and is not empty (a truncate-then-write in 
 
 from __future__ import annotations
 
-import logging
 import threading
 
 from .collector import Collector
 from .config import ConfigError, load_config
-
-log = logging.getLogger("process_monitor_agent")
+from .log import log
 
 
 class Reloader:

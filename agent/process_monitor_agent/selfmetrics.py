@@ -8,8 +8,8 @@ process_start_time_seconds, process_open_fds, process_max_fds, python_info and p
 from __future__ import annotations
 
 import gc
-import platform
 import resource
+import sys
 
 from .exposition import write_family
 from .procfs import read_file
@@ -26,10 +26,11 @@ class SelfMetrics:
             self.boot = parse_boot_time(read_file("/proc/stat", 65536))
         except (OSError, ValueError):
             self.boot = 0
-        v = platform.python_version_tuple()
+        v = sys.version_info
+        impl = {"cpython": "CPython", "pypy": "PyPy"}.get(sys.implementation.name, sys.implementation.name)
         self.info = (
-            f'implementation="{platform.python_implementation()}",major="{v[0]}",minor="{v[1]}",'
-            f'patchlevel="{v[2]}",version="{platform.python_version()}"'
+            f'implementation="{impl}",major="{v.major}",minor="{v.minor}",'
+            f'patchlevel="{v.micro}",version="{v.major}.{v.minor}.{v.micro}"'
         )
 
     def write(self, out: list[str]) -> None:

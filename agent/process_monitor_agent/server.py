@@ -11,14 +11,13 @@ with the system crypt(3)); any other key is rejected at start-up with a message.
 from __future__ import annotations
 
 import contextlib
-import logging
 import socket
 import socketserver
 import threading
 from collections.abc import Callable
 from typing import Any
 
-log = logging.getLogger("process_monitor_agent")
+from .log import log
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MAX_HEADER = 65536

@@ -23,12 +23,12 @@ live process count.
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import pwd
 import random
 import time
 
+from .log import log
 from .procfs import _O_RDONLY, read_file, read_file_all
 from .procfs.cgroup import parse_cgroup
 from .procfs.cmdline import parse_cmdline
@@ -43,7 +43,6 @@ from .procfs.wchan import parse_wchan
 from .rules import ProcAttrs, Rules
 
 _GONE = (errno.ENOENT, errno.ESRCH)
-log = logging.getLogger("process_monitor_agent")
 STATE_INDEX = {"R": 0, "S": 1, "D": 2, "Z": 3}  # everything else is "Other" (4)
 
 
@@ -340,7 +339,7 @@ class Tracker:
         if attrs is None:
             return
         group = self.rules.name_of(attrs)
-        if log.isEnabledFor(logging.DEBUG):
+        if log.is_debug():
             log.debug("process %d %r %r: %s", pid, attrs.comm, " ".join(attrs.cmdline)[:200],
                       f"group {group!r}" if group is not None else "no rule matched")
         if group is None:

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
-import logging
 import os
 import select
 import struct
 import threading
 from collections.abc import Callable
 
-log = logging.getLogger("process_monitor_agent")
+from .log import log
 
 IN_MODIFY = 0x00000002
 IN_ATTRIB = 0x00000004
@@ -46,8 +44,9 @@ POLL_INTERVAL = 1.5
 
 class _Inotify:
     def __init__(self) -> None:
-        name = ctypes.util.find_library("c") or "libc.so.6"
-        self.libc = ctypes.CDLL(name, use_errno=True)
+        # The interpreter is linked against libc: CDLL(None) finds inotify_* without ctypes.util (which imports
+        # subprocess and costs ~0.6 MB).
+        self.libc = ctypes.CDLL(None, use_errno=True)
         self.libc.inotify_init1.argtypes = [ctypes.c_int]
         self.libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
         self.libc.inotify_rm_watch.argtypes = [ctypes.c_int, ctypes.c_int]
