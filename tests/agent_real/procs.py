@@ -181,12 +181,14 @@ class ProcSet(contextlib.AbstractContextManager["ProcSet"]):
         tokens: list[str] | None = None,
         zombies: int = 0,
         exec_on_usr1: list[str] | None = None,
+        burner_thread: str = "",
         timeout: float = 20.0,
     ) -> Proc:
         """Start `worker.py` (a python process) shaped as asked; returns once it reports ready.
 
         `children` are argvs it starts (see child_argv); `zombies` children exit at once and stay unreaped;
         `exec_on_usr1` is an argv it execs on SIGUSR1 (an exec wrapper). Their pids land in Proc.children.
+        `burner_thread` names one more thread that burns 0.3 s of CPU on SIGUSR2 (see `burn_in_thread`).
         """
         argv = [sys.executable, str(WORKER), "--comm", comm, "--threads", str(threads), "--files", str(files),
                 "--burn", str(burn), "--ttl", f"{self.ttl:g}"]
@@ -198,6 +200,8 @@ class ProcSet(contextlib.AbstractContextManager["ProcSet"]):
             argv += ["--zombies", str(zombies)]
         if exec_on_usr1:
             argv += ["--exec-on-usr1", json.dumps(exec_on_usr1)]
+        if burner_thread:
+            argv += ["--burner-thread", burner_thread]
         for tok in tokens or []:
             argv.append(f"--token={tok}")
         popen = subprocess.Popen(
@@ -214,6 +218,13 @@ class ProcSet(contextlib.AbstractContextManager["ProcSet"]):
         if comm:
             self._wait_comm(popen.pid, comm[:15])
         return proc
+
+    def burn_in_thread(self, proc: Proc, timeout: float = 30.0) -> None:
+        """Make a worker's burner thread burn its CPU now; returns once it is done."""
+        assert proc.popen is not None and proc.popen.stdout is not None
+        proc.popen.send_signal(signal.SIGUSR2)
+        if _readline(proc.popen.stdout, timeout) != b"burned":
+            raise SpawnError(f"burner thread of pid {proc.pid} did not finish within {timeout}s")
 
     def child_argv(self, comm: str) -> list[str]:
         """argv of a renamed sleep, for `worker(children=[...])`."""

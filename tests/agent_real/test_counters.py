@@ -11,6 +11,7 @@ and with /proc.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -147,3 +148,71 @@ def test_counters_accumulate_across_replaced_members(replaced: Replaced, impl: s
     assert cpu == sorted(cpu), f"cpu_seconds_total went down: {cpu}"
     assert cpu[-1] == pytest.approx(replaced.burned, abs=0.05 * ROUNDS)
     assert ex.by_group(replaced.seen[impl][-1], "num_procs")[replaced.group] == 0
+
+
+@dataclass
+class Threaded:
+    group: str
+    burner: str  # thread name of the thread that burned CPU after the exporters started
+    burned: float  # that thread's CPU per /proc (task stat), all of it spent after the exporters started
+    seen: dict[str, list[ex.Sample]]
+    unavailable: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def threaded(procset: procs.ProcSet) -> Iterator[Threaded]:
+    """A 4-thread process older than the exporters; one thread burns CPU while they watch."""
+    p = unique_prefix()
+    group, burner = f"{p}-mt", f"{p}-burn"
+    proc = procset.worker(group, threads=3, thread_name=f"{p}-idle", burner_thread=burner)
+    config = exporters.write_config(procset.workdir / "threaded.yaml", [{"name": "{{.Comm}}", "comm": [group]}])
+    impls = exporters.available()
+    unavailable = {k: str(v) for k, v in impls.items() if isinstance(v, exporters.Unavailable)}
+    with contextlib.ExitStack() as stack:
+        running = {
+            name: stack.enter_context(exporters.Exporter(impl, ["-config.path", str(config)], procset.workdir))
+            for name, impl in impls.items()
+            if isinstance(impl, exporters.Implementation)
+        }
+        for e in running.values():
+            e.scrape()
+        tid = next(int(t) for t in os.listdir(f"/proc/{proc.pid}/task")
+                   if procs.read_stat_task(proc.pid, int(t))[1] == burner)
+        before = _task_cpu(proc.pid, tid)
+        procset.burn_in_thread(proc)
+        burned = _task_cpu(proc.pid, tid) - before
+        seen = {name: ex.parse(e.scrape()) for name, e in running.items()}
+    yield Threaded(group, burner, burned, seen, unavailable)
+
+
+def _task_cpu(pid: int, tid: int) -> float:
+    st = procs.read_stat_task(pid, tid)
+    return (int(st[13]) + int(st[14])) / procs.CLK_TCK
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_thread_cpu_counted_in_group_and_by_thread_name(threaded: Threaded, impl: str) -> None:
+    if impl in threaded.unavailable:
+        pytest.skip(threaded.unavailable[impl])
+    samples = threaded.seen[impl]
+    assert threaded.burned >= 0.25
+    assert ex.by_group(samples, "cpu_seconds_total")[threaded.group] == pytest.approx(threaded.burned, abs=0.05)
+    by_thread: dict[str, float] = {}
+    for s in ex.select(samples, ex.GROUP_PREFIX + "thread_cpu_seconds_total", groupname=threaded.group):
+        by_thread[s.labels["threadname"]] = by_thread.get(s.labels["threadname"], 0.0) + s.value
+    assert by_thread[threaded.burner] == pytest.approx(threaded.burned, abs=0.05)
+    assert sum(by_thread.values()) == pytest.approx(threaded.burned, abs=0.05)
+
+
+@pytest.mark.parametrize("peer", [exporters.DEBIAN, exporters.UPSTREAM])
+def test_agent_thread_metrics_agree_with_process_exporter(threaded: Threaded, peer: str) -> None:
+    for impl in (exporters.AGENT, peer):
+        if impl in threaded.unavailable:
+            pytest.skip(threaded.unavailable[impl])
+    agent, other = threaded.seen[exporters.AGENT], threaded.seen[peer]
+    for family in ("thread_count", "thread_cpu_seconds_total", "thread_major_page_faults_total"):
+        a = {tuple(sorted(s.labels.items())): s.value for s in ex.select(agent, ex.GROUP_PREFIX + family)}
+        o = {tuple(sorted(s.labels.items())): s.value for s in ex.select(other, ex.GROUP_PREFIX + family)}
+        assert set(a) == set(o), family
+        for key in o:
+            assert a[key] == pytest.approx(o[key], abs=0.03), (family, key)

@@ -58,6 +58,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--burn", type=float, default=0.0, help="CPU seconds to burn before reporting ready")
     ap.add_argument("--child", action="append", default=[], help="JSON argv of a child process to start")
     ap.add_argument("--ttl", type=float, default=300.0)
+    ap.add_argument("--burner-thread", default="", help="name of one more thread that burns CPU on SIGUSR2")
+    ap.add_argument("--burner-seconds", type=float, default=0.3)
     ap.add_argument("--zombies", type=int, default=0, help="children that exit at once and are never reaped")
     ap.add_argument("--exec-on-usr1", default="", help="JSON argv to exec when SIGUSR1 arrives (exec wrappers)")
     ap.add_argument("--token", action="append", default=[], help="ignored; lets tests shape the cmdline")
@@ -78,6 +80,22 @@ def main(argv: list[str]) -> int:
     for t in threads:
         t.start()
     burn_cpu(args.burn)
+    go = threading.Event()
+    if args.burner_thread:
+        def burner() -> None:
+            set_comm(args.burner_thread)
+            go.wait(args.ttl)
+            start = time.thread_time()
+            x = 0
+            while time.thread_time() - start < args.burner_seconds:
+                for i in range(10_000):
+                    x += i * i
+            sys.stdout.write("burned\n")
+            sys.stdout.flush()
+            stop.wait(args.ttl)
+
+        threading.Thread(target=burner, daemon=True).start()
+        signal.signal(signal.SIGUSR2, lambda *_: go.set())
     children = [
         subprocess.Popen(
             json.loads(spec), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, preexec_fn=die_with_parent
