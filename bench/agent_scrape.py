@@ -21,8 +21,11 @@ import resource
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+
+import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tools")]
@@ -33,6 +36,7 @@ from agent_real import exposition as ex  # noqa: E402
 CATCH_ALL = [{"name": "{{.Comm}}", "cmdline": [".+"]}]
 PID_MAX = pathlib.Path("/proc/sys/kernel/pid_max")
 CPU_TARGET, RSS_TARGET = 0.2, 1.0
+BASIC_AUTH = ("bench", "bench-password")
 
 
 @dataclass
@@ -46,6 +50,7 @@ class Result:
     sleep_procs_seen: int  # num_procs of group "sleep" in the last scrape (sanity: >= --procs)
     procs_seen: int  # num_procs summed over all groups: every process on the host, ours and others'
     exposition_bytes: int
+    collections: int  # agent only: collections done during the measured scrapes (-1 if not reported)
 
 
 @contextlib.contextmanager
@@ -70,36 +75,62 @@ def process_room(count: int) -> Iterator[None]:
             PID_MAX.write_text(str(old_pid_max))
 
 
+def web_config_with_basic_auth(workdir: pathlib.Path, rounds: int) -> pathlib.Path:
+    """An exporter-toolkit web config with one user (BASIC_AUTH) and a bcrypt hash of the given cost."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt  # stdlib in 3.11; bcrypt through libxcrypt
+
+    hashed = crypt.crypt(BASIC_AUTH[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=2**rounds))
+    path = workdir / "web.yaml"
+    path.write_text(yaml.safe_dump({"basic_auth_users": {BASIC_AUTH[0]: hashed}}))
+    return path
+
+
 def measure(impl: exporters.Implementation, config: pathlib.Path, workdir: pathlib.Path, scrapes: int,
-            timeout: float) -> Result:
-    with exporters.Exporter(impl, ["-config.path", str(config)], workdir, start_timeout=timeout) as exp:
+            timeout: float, interval: float, web_config: pathlib.Path | None = None) -> Result:
+    args = ["-config.path", str(config)]
+    if web_config is not None:
+        args += ["-web.config.file", str(web_config)]
+    auth = BASIC_AUTH if web_config is not None else None
+    with exporters.Exporter(impl, args, workdir, start_timeout=timeout, auth=auth) as exp:
         startup = exp.cpu_seconds()
-        exp.scrape(timeout=timeout)
+        first = ex.parse(exp.scrape(timeout=timeout))
         warm = exp.cpu_seconds()
-        body = ""
-        t0 = time.monotonic()
+        body, wall = "", 0.0
         for _ in range(scrapes):
+            # Pause first: the agent reuses a collection younger than 100 ms, and Prometheus never scrapes that
+            # often; the pause makes every measured scrape a real collection (idle CPU is counted, and tiny).
+            time.sleep(interval)
+            t0 = time.monotonic()
             body = exp.scrape(timeout=timeout)
-        wall = time.monotonic() - t0
+            wall += time.monotonic() - t0
         cpu = exp.cpu_seconds() - warm
-        num_procs = ex.by_group(ex.parse(body), "num_procs")
+        last = ex.parse(body)
+        num_procs = ex.by_group(last, "num_procs")
         return Result(impl.name, startup, warm - startup, cpu / scrapes, wall / scrapes,
                       exp.peak_rss_bytes() / 2**20, int(num_procs.get("sleep", 0)), int(sum(num_procs.values())),
-                      len(body.encode()))
+                      len(body.encode()), collections(last) - collections(first))
+
+
+def collections(samples: list[ex.Sample]) -> int:
+    found = ex.select(samples, "process_monitor_agent_collections_total")
+    return int(found[0].value) if found else -1
 
 
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.3f}" if b > 0 else "n/a"
 
 
-def report(results: list[Result], procs_count: int, scrapes: int) -> str:
-    lines = [f"{procs_count} sleeping processes spawned (+ whatever else runs), {scrapes} scrapes each, "
-             "catch-all config; exporters run one at a time",
+def report(results: list[Result], procs_count: int, scrapes: int, interval: float) -> str:
+    lines = [f"{procs_count} sleeping processes spawned (+ whatever else runs), {scrapes} scrapes each "
+             f"{interval}s apart, catch-all config; exporters run one at a time",
              f"{'exporter':<26} {'startup CPU s':>13} {'1st scrape CPU s':>16} {'CPU s/scrape':>12} "
-             f"{'wall s/scrape':>13} {'peak RSS MiB':>12} {'sleep procs':>11} {'all procs':>9}"]
+             f"{'wall s/scrape':>13} {'peak RSS MiB':>12} {'sleep procs':>11} {'all procs':>9} {'collections':>11}"]
     for r in results:
         lines.append(f"{r.impl:<26} {r.startup_cpu_s:>13.3f} {r.warmup_cpu_s:>16.3f} {r.cpu_per_scrape_s:>12.4f} "
-                     f"{r.wall_per_scrape_s:>13.4f} {r.peak_rss_mib:>12.1f} {r.sleep_procs_seen:>11} {r.procs_seen:>9}")
+                     f"{r.wall_per_scrape_s:>13.4f} {r.peak_rss_mib:>12.1f} {r.sleep_procs_seen:>11} {r.procs_seen:>9} "
+                     f"{r.collections if r.collections >= 0 else '-':>11}")
     by_name = {r.impl: r for r in results}
     agent = by_name.get(exporters.AGENT)
     for peer in (exporters.DEBIAN, exporters.UPSTREAM):
@@ -118,8 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scrapes", type=int, default=20, help="measured scrapes per exporter (default 20)")
     ap.add_argument("--impl", default=",".join(exporters.FACTORIES),
                     help=f"comma list among {', '.join(exporters.FACTORIES)} (default: all available)")
+    ap.add_argument("--interval", type=float, default=0.5,
+                    help="pause before each measured scrape, seconds (default 0.5; > the agent's 100 ms reuse window)")
     ap.add_argument("--timeout", type=float, default=300.0, help="bound on any one startup or scrape, seconds")
     ap.add_argument("--json", action="store_true", help="also print the results as one JSON line")
+    ap.add_argument("--basic-auth-cost", type=int, default=0,
+                    help="if > 0, serve with -web.config.file basic auth (bcrypt of this cost) and scrape with it")
     args = ap.parse_args(argv)
 
     wanted = [n.strip() for n in args.impl.split(",") if n.strip()]
@@ -139,14 +174,21 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-agent-scrape-") as tmp:
         workdir = pathlib.Path(tmp)
         config = exporters.write_config(workdir / "all.yaml", CATCH_ALL)
+        web = web_config_with_basic_auth(workdir, args.basic_auth_cost) if args.basic_auth_cost > 0 else None
         with process_room(args.procs), procs.SleepFarm(args.procs, ttl=3600):
             print(f"spawned {args.procs} sleep processes", file=sys.stderr)
             for impl in impls:
                 print(f"measuring {impl.name} ...", file=sys.stderr)
-                results.append(measure(impl, config, workdir, args.scrapes, args.timeout))
-    print(report(results, args.procs, args.scrapes))
+                results.append(measure(impl, config, workdir, args.scrapes, args.timeout, args.interval, web))
+    if web is not None:
+        print(f"with -web.config.file basic auth, bcrypt cost {args.basic_auth_cost}; every scrape authenticates")
+    print(report(results, args.procs, args.scrapes, args.interval))
     if args.json:
-        print(json.dumps({"procs": args.procs, "scrapes": args.scrapes, "results": [asdict(r) for r in results]}))
+        print(json.dumps({"procs": args.procs, "scrapes": args.scrapes, "interval": args.interval,
+                          "results": [asdict(r) for r in results]}))
+    cached = [r.impl for r in results if 0 <= r.collections < args.scrapes]
+    if cached:
+        print(f"WARNING: {cached} served some scrapes from a reused collection; raise --interval", file=sys.stderr)
     short = [r.impl for r in results if r.sleep_procs_seen < args.procs]
     if short:
         print(f"WARNING: {short} saw fewer than {args.procs} sleep processes", file=sys.stderr)

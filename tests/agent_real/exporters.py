@@ -7,6 +7,7 @@ HTTP goes through http.client straight to 127.0.0.1 (no proxy settings can redir
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import os
@@ -100,10 +101,15 @@ def write_config(path: pathlib.Path, process_names: list[dict[str, object]]) -> 
     return path
 
 
-def http_request(port: int, path: str, method: str = "GET", timeout: float = 30.0) -> tuple[int, str]:
+def http_request(port: int, path: str, method: str = "GET", timeout: float = 30.0,
+                 auth: tuple[str, str] | None = None) -> tuple[int, str]:
+    """One request to 127.0.0.1:`port`; `auth` adds a basic-auth header. Returns (status, body)."""
+    headers = {}
+    if auth is not None:
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request(method, path)
+        conn.request(method, path, headers=headers)
         resp = conn.getresponse()
         return resp.status, resp.read().decode("utf-8", "replace")
     finally:
@@ -125,9 +131,11 @@ class Exporter(contextlib.AbstractContextManager["Exporter"]):
         *,
         telemetry_path: str = "/metrics",
         start_timeout: float = 60.0,
+        auth: tuple[str, str] | None = None,
     ) -> None:
         self.impl = impl
         self.telemetry_path = telemetry_path
+        self.auth = auth
         self.port = free_port()
         self.log = logdir / f"{impl.name}-{self.port}.log"
         self.argv = [*impl.argv, "-web.listen-address", f"127.0.0.1:{self.port}", *args]
@@ -135,7 +143,7 @@ class Exporter(contextlib.AbstractContextManager["Exporter"]):
         with self.log.open("wb") as logf:
             self.popen = subprocess.Popen(
                 self.argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, env=env,
-                start_new_session=True,
+                start_new_session=True, preexec_fn=procs.die_with_parent,  # killed even if we are SIGKILLed
             )
         self.started = time.monotonic()
         try:
@@ -163,7 +171,8 @@ class Exporter(contextlib.AbstractContextManager["Exporter"]):
                     f"{self.impl.name} exited with {self.popen.returncode}: {' '.join(self.argv)}\n{self.log_tail()}"
                 )
             try:
-                status, _ = http_request(self.port, self.telemetry_path, timeout=max(1.0, deadline - time.monotonic()))
+                status, _ = http_request(self.port, self.telemetry_path, timeout=max(1.0, deadline - time.monotonic()),
+                                         auth=self.auth)
                 if status == 200:
                     return
                 last = f"HTTP {status}"
@@ -175,7 +184,7 @@ class Exporter(contextlib.AbstractContextManager["Exporter"]):
 
     def scrape(self, timeout: float = 60.0) -> str:
         """GET the telemetry path; raises ExporterError on a non-200 answer."""
-        status, body = http_request(self.port, self.telemetry_path, timeout=timeout)
+        status, body = http_request(self.port, self.telemetry_path, timeout=timeout, auth=self.auth)
         if status != 200:
             raise ExporterError(f"{self.impl.name} answered HTTP {status}: {body[:500]}")
         return body

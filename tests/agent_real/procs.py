@@ -31,7 +31,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """preexec_fn: the kernel SIGKILLs the child when the thread that started it dies."""
     _libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
@@ -50,7 +51,7 @@ class SpawnError(RuntimeError):
 
 def read_stat(pid: int) -> list[str]:
     """Fields of /proc/<pid>/stat, 0-based as in proc(5) minus one: [0]=pid, [1]=comm, [2]=state, ..."""
-    data = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    data = pathlib.Path(f"/proc/{pid}/stat").read_bytes().decode("utf-8", "surrogateescape")
     lpar, rpar = data.index("("), data.rindex(")")
     return [data[:lpar].strip(), data[lpar + 1 : rpar], *data[rpar + 2 :].split()]
 
@@ -108,14 +109,15 @@ def truth(pid: int) -> Truth:
 
 
 def read_stat_task(pid: int, tid: int) -> list[str]:
-    data = pathlib.Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+    data = pathlib.Path(f"/proc/{pid}/task/{tid}/stat").read_bytes().decode("utf-8", "surrogateescape")
     lpar, rpar = data.index("("), data.rindex(")")
     return [data[:lpar].strip(), data[lpar + 1 : rpar], *data[rpar + 2 :].split()]
 
 
 def comm_of(pid: int) -> str:
+    """The comm of a process ('' if gone); bytes that are not UTF-8 come back as surrogate escapes."""
     try:
-        return pathlib.Path(f"/proc/{pid}/comm").read_text().rstrip("\n")
+        return pathlib.Path(f"/proc/{pid}/comm").read_bytes().rstrip(b"\n").decode("utf-8", "surrogateescape")
     except OSError:
         return ""
 
@@ -162,7 +164,7 @@ class ProcSet(contextlib.AbstractContextManager["ProcSet"]):
         argv = [argv0 or str(path), f"{ttl or self.ttl:g}"]
         popen = subprocess.Popen(
             argv, executable=str(path), stdin=subprocess.DEVNULL, start_new_session=True,
-            preexec_fn=_die_with_parent, user=user, group=user, extra_groups=None if user is None else [],
+            preexec_fn=die_with_parent, user=user, group=user, extra_groups=None if user is None else [],
         )
         proc = Proc(popen.pid, popen)
         self.procs.append(proc)
@@ -171,7 +173,7 @@ class ProcSet(contextlib.AbstractContextManager["ProcSet"]):
 
     def worker(
         self,
-        comm: str,
+        comm: str | bytes,
         *,
         threads: int = 1,
         thread_name: str = "",
@@ -190,7 +192,8 @@ class ProcSet(contextlib.AbstractContextManager["ProcSet"]):
         `exec_on_usr1` is an argv it execs on SIGUSR1 (an exec wrapper). Their pids land in Proc.children.
         `burner_thread` names one more thread that burns 0.3 s of CPU on SIGUSR2 (see `burn_in_thread`).
         """
-        argv = [sys.executable, str(WORKER), "--comm", comm, "--threads", str(threads), "--files", str(files),
+        name = ["--comm-hex", comm.hex()] if isinstance(comm, bytes) else ["--comm", comm]
+        argv = [sys.executable, str(WORKER), *name, "--threads", str(threads), "--files", str(files),
                 "--burn", str(burn), "--ttl", f"{self.ttl:g}"]
         if thread_name:
             argv += ["--thread-name", thread_name]
@@ -206,7 +209,7 @@ class ProcSet(contextlib.AbstractContextManager["ProcSet"]):
             argv.append(f"--token={tok}")
         popen = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         proc = Proc(popen.pid, popen)
         self.procs.append(proc)
@@ -216,7 +219,8 @@ class ProcSet(contextlib.AbstractContextManager["ProcSet"]):
             raise SpawnError(f"worker {comm!r} (pid {popen.pid}) did not report ready within {timeout}s")
         proc.children = json.loads(line)["children"]
         if comm:
-            self._wait_comm(popen.pid, comm[:15])
+            text = comm if isinstance(comm, str) else comm[:15].decode("utf-8", "surrogateescape")
+            self._wait_comm(popen.pid, text[:15])
         return proc
 
     def burn_in_thread(self, proc: Proc, timeout: float = 30.0) -> None:

@@ -22,9 +22,10 @@ PR_SET_NAME = 15
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def set_comm(name: str) -> None:
+def set_comm(name: str | bytes) -> None:
     """Rename the calling thread (the main thread's name is the process comm); the kernel keeps 15 bytes."""
-    _libc.prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0)
+    raw = name if isinstance(name, bytes) else name.encode()
+    _libc.prctl(PR_SET_NAME, raw[:15], 0, 0, 0)
 
 
 def die_with_parent() -> None:
@@ -52,6 +53,7 @@ def burn_cpu(seconds: float) -> None:
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--comm", default="")
+    ap.add_argument("--comm-hex", default="", help="comm as hex bytes (for names that are not valid UTF-8)")
     ap.add_argument("--threads", type=int, default=1, help="total threads, main thread included")
     ap.add_argument("--thread-name", default="")
     ap.add_argument("--files", type=int, default=0, help="extra open file descriptors")
@@ -65,7 +67,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--token", action="append", default=[], help="ignored; lets tests shape the cmdline")
     args = ap.parse_args(argv)
 
-    if args.comm:
+    if args.comm_hex:
+        set_comm(bytes.fromhex(args.comm_hex))
+    elif args.comm:
         set_comm(args.comm)
     # Keep the file objects referenced so the descriptors stay open.
     files = [open(os.devnull, "rb") for _ in range(args.files)]  # noqa: SIM115
