@@ -74,7 +74,10 @@ prometheus-generated: ## regenerate dashboards/process-monitor.json and the exam
 	  -f examples/prometheus/processmonitor-with-alerts.yaml > examples/prometheus/process-monitor.rules.yaml
 
 # --- benchmarks ----------------------------------------------------------------------------------------------
-.PHONY: bench-agent bench-reload
+.PHONY: bench-agent bench-reload test-side-by-side
+
+test-side-by-side: ## agent vs process-exporter (Debian 0.7.10, upstream v0.8.7) on the real /proc (tests/agent_real)
+	$(PYTHON) -m pytest -q tests/agent_real
 
 BENCH_PROCS ?= 2000 10000
 BENCH_SCRAPES ?= 20
