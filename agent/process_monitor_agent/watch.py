@@ -134,12 +134,13 @@ class Watcher:
             ino.close()
 
     def _inotify_loop(self, ino: _Inotify) -> None:
-        for d in self._dirs():
-            if not ino.add(d):
-                log.warning("cannot watch %s; polling %s every %.1fs", d, self.path, POLL_INTERVAL)
-                self.mode = "poll"
-                self._poll()
-                return
+        dirs = self._dirs()
+        if not ino.add(dirs[0]):  # the directory of -config.path is required; the resolved one is best effort
+            log.warning("cannot watch %s; polling %s every %.1fs", dirs[0], self.path, POLL_INTERVAL)
+            self._poll()
+            return
+        for d in dirs[1:]:
+            ino.add(d)
         log.debug("watching %s for config changes", ", ".join(ino.watches))
         while True:
             r, _, _ = select.select([ino.fd, self._stop_r], [], [])
@@ -159,6 +160,11 @@ class Watcher:
                 if os.path.isdir(d):
                     ino.add(d)
             self._fire()
+            if os.path.dirname(self.path) not in ino.watches:
+                # The config directory itself went away (its watch was dropped): no event can come any more.
+                log.warning("config directory of %s disappeared; polling every %.1fs", self.path, POLL_INTERVAL)
+                self._poll()
+                return
 
     def _signature(self) -> tuple[int, ...] | None:
         try:

@@ -311,3 +311,25 @@ def test_unreadable_files_are_partial_errors_counted_by_file(fp: FakeProc) -> No
     (fp.root / "10" / "schedstat").write_text("2 0 1\n")  # it ran: io is tried again and fails again
     a.step()
     assert a.tracker.read_failures["io"] == 2 and a.last.partial == 1
+
+
+def test_process_that_ran_without_a_cpu_tick_is_reread(fp: FakeProc) -> None:
+    """stat unchanged byte for byte, but the run time moved: context switches and I/O must still be counted."""
+    fp.add(10, comm="svc", runtime=100, vcs=5, read_bytes=0)
+    a = Agent(fp.root)
+    a.step()
+    a.step()  # second look: the fast path now has the stat fingerprint
+    fp.update(10, runtime=101, vcs=8, read_bytes=512)  # same stat line, new schedstat/status/io
+    g = a.step()["svc"]
+    assert g.counters.vcs == 3 and g.counters.rb == 512
+
+
+def test_fast_path_still_refreshes_limits_when_due(fp: FakeProc) -> None:
+    fp.add(10, comm="svc", runtime=100, fds=10, max_open_files=100)
+    a = Agent(fp.root)
+    a.step()
+    a.step()
+    fp.update(10, max_open_files=20)  # prlimit by someone else: the process itself did not run
+    assert a.step()["svc"].worst_ratio == 0.1  # not due yet: cached
+    a.tracker.procs[10].limits_due = 0.0
+    assert a.step()["svc"].worst_ratio == 0.5
