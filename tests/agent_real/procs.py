@@ -251,6 +251,10 @@ class ProcSet(contextlib.AbstractContextManager["ProcSet"]):
                 proc.popen.wait(timeout=10)
             if proc.popen.stdout is not None:
                 proc.popen.stdout.close()
+        # Its children are reaped by init (or a subreaper), not by us: wait until they are gone, bounded.
+        deadline = time.monotonic() + 10
+        while any(os.path.exists(f"/proc/{c}") for c in proc.children) and time.monotonic() < deadline:
+            time.sleep(0.01)
         if proc in self.procs:
             self.procs.remove(proc)
 

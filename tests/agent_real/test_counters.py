@@ -52,7 +52,8 @@ def observed(procset: procs.ProcSet) -> Iterator[Observed]:
             for name, impl in impls.items()
             if isinstance(impl, exporters.Implementation)
         }
-        born = procset.worker(new, burn=BURN)
+        # Born after the exporters, with an unmatched child that -children puts in its group.
+        born = procset.worker(new, burn=BURN, children=[procset.child_argv(f"{p}-newkid")])
         new_cpu = procs.cpu_seconds(born.pid)
         first = {name: ex.parse(e.scrape()) for name, e in running.items()}
         procset.kill(born)
@@ -77,6 +78,11 @@ def test_process_born_later_counts_whole_lifetime(observed: Observed, impl: str)
     assert observed.new_cpu >= BURN
     cpu = ex.by_group(samples(observed.first, observed, impl), "cpu_seconds_total")
     assert cpu[observed.new] == pytest.approx(observed.new_cpu, abs=0.03)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_child_of_a_process_born_later_joins_its_group(observed: Observed, impl: str) -> None:
+    assert ex.by_group(samples(observed.first, observed, impl), "num_procs")[observed.new] == 2
 
 
 @pytest.mark.parametrize("impl", IMPLS)

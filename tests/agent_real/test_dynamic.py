@@ -44,7 +44,8 @@ class Timeline:
 def timeline(procset: procs.ProcSet) -> Iterator[Timeline]:
     p = unique_prefix()
     target = [str(procset.link(f"{p}-tgt")), "600"]
-    wrapper = procset.worker(f"{p}-wrap", exec_on_usr1=target)
+    # The wrapper burns CPU before any exporter starts: that CPU predates them, so it must never be counted.
+    wrapper = procset.worker(f"{p}-wrap", exec_on_usr1=target, burn=0.3)
     gone = procset.sleeper(f"{p}-gone")
     procset.sleeper(f"{p}-stay")
     config = exporters.write_config(procset.workdir / "dynamic.yaml", [
@@ -89,6 +90,16 @@ def test_exec_wrapper_is_found_only_when_rechecked_like_upstream_29(timeline: Ti
     num_procs = ex.by_group(samples(timeline, impl, flags), "num_procs")
     rechecked = flags in (RECHECK, LIMIT_LONG)
     assert num_procs.get("tgt", 0) == (1 if rechecked else 0)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[1] in (RECHECK, LIMIT_LONG)], ids=case_id)
+def test_rechecked_process_older_than_exporter_counts_only_growth(timeline: Timeline, case: tuple) -> None:
+    """Matched late (after exec, by -recheck), yet started before the exporter: upstream's tracker counts a
+    process's whole lifetime only if it started after the exporter's first collection, so its 0.3 s of CPU burnt
+    before the exporters started stays out."""
+    impl, flags = case
+    cpu = ex.by_group(samples(timeline, impl, flags), "cpu_seconds_total")
+    assert cpu["tgt"] <= 0.03
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
