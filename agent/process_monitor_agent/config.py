@@ -17,6 +17,8 @@ from .template import TemplateError, compile_template
 
 DEFAULT_NAME = "{{.ExeBase}}"
 _ENTRY_KEYS = {"name", "comm", "exe", "cmdline"}
+# The pure-Python SafeLoader: configs are small, and its error positions are the more precise ones.
+_Loader = yaml.SafeLoader
 
 
 class ConfigError(ValueError):
@@ -32,8 +34,8 @@ class Config:
         self.warnings = warnings or []
 
 
-def _where(source: str, index: int, name: Any) -> str:
-    label = f"{source}: process_names[{index}]"
+def _where(source: str, list_name: str, index: int, name: Any) -> str:
+    label = f"{source}: {list_name}[{index}]"
     if isinstance(name, str):
         label += f" (name {name!r})"
     return label
@@ -53,17 +55,27 @@ def _string_list(value: Any, key: str, where: str) -> list[str]:
 def parse_config(text: str | bytes, source: str = "config") -> Config:
     """Parse and validate config text; raise ConfigError with a one-line message."""
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError(f"{source}: invalid YAML{where}: {problem}") from None
+    return config_from_document(doc, source)
+
+
+def config_from_document(doc: Any, source: str = "config", list_name: str = "process_names") -> Config:
+    """Validate an already-parsed document (`{process_names: [...]}`) and build its rules.
+
+    Also the validation entry point for other components (the operator checks `spec.processNames` with
+    `config_from_document({"process_names": entries}, "ProcessMonitor x", "processNames")`), so the operator and
+    the agent can never disagree on what is valid. Raises ConfigError.
+    """
     warnings: list[str] = []
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
-        raise ConfigError(f"{source}: top level must be a mapping with a process_names list")
+        raise ConfigError(f"{source}: top level must be a mapping with a {list_name} list")
     for k in doc:
         if k != "process_names":
             warnings.append(f"{source}: unknown top-level key {k!r} ignored")
@@ -71,13 +83,13 @@ def parse_config(text: str | bytes, source: str = "config") -> Config:
     if entries is None:
         entries = []
     if not isinstance(entries, list):
-        raise ConfigError(f"{source}: process_names must be a list, got {type(entries).__name__}")
+        raise ConfigError(f"{source}: {list_name} must be a list, got {type(entries).__name__}")
     rules: list[Rule] = []
     for idx, entry in enumerate(entries):
         if not isinstance(entry, dict):
-            raise ConfigError(f"{source}: process_names[{idx}] must be a mapping, got {entry!r}")
+            raise ConfigError(f"{source}: {list_name}[{idx}] must be a mapping, got {entry!r}")
         name = entry.get("name")
-        where = _where(source, idx, name)
+        where = _where(source, list_name, idx, name)
         for k in entry:
             if k not in _ENTRY_KEYS:
                 warnings.append(f"{where}: unknown key {k!r} ignored")

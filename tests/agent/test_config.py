@@ -99,3 +99,14 @@ def test_namemapping_errors_and_semantics() -> None:
     assert rules.name_of(attrs("java", ["java", "-version"])) is None
     assert rules.name_of(attrs("bash", ["bash"])) == "bash"
     assert rules.static_names == ("bash",)
+
+
+def test_config_from_document_for_other_components() -> None:
+    """The operator validates spec.processNames with the agent's own code: same rules, its own labels."""
+    from process_monitor_agent.config import config_from_document
+
+    ok = config_from_document({"process_names": [{"name": "{{.Comm}}", "cmdline": [".+"]}]}, "pm/x", "processNames")
+    assert len(ok.rules.entries) == 1
+    with pytest.raises(ConfigError, match=r"^pm/x: processNames\[1\] \(name 'b'\): cmdline\[0\]"):
+        config_from_document({"process_names": [{"comm": ["a"]}, {"name": "b", "cmdline": ["("]}]}, "pm/x",
+                             "processNames")
