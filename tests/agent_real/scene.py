@@ -10,7 +10,10 @@ from __future__ import annotations
 import pathlib
 from dataclasses import dataclass, field
 
-from agent_real import exporters, exposition, procs
+from pytest import approx
+
+from agent_real import exporters, procs
+from agent_real import exposition as ex
 
 
 @dataclass
@@ -22,21 +25,21 @@ class Scene:
     members: dict[str, list[int]]  # expected group name -> pids in it (children included)
     multi_threaded: set[str]  # groups holding a process with more than one thread
     absent: set[str]  # group names that must not appear (first match wins, AND of selectors)
-    _runs: dict[tuple[str, tuple[str, ...]], list[exposition.Sample]] = field(default_factory=dict)
+    _runs: dict[tuple[str, tuple[str, ...]], list[ex.Sample]] = field(default_factory=dict)
 
-    def run(self, impl: exporters.Implementation, flags: tuple[str, ...] = ()) -> list[exposition.Sample]:
+    def run(self, impl: exporters.Implementation, flags: tuple[str, ...] = ()) -> list[ex.Sample]:
         """Samples of one scrape of `impl` started with `-config.path <config>` plus `flags` (memoized)."""
         key = (impl.name, flags)
         if key not in self._runs:
             args = list(flags) if any(f.lstrip("-").startswith(("procnames", "namemapping")) for f in flags) else [
                 "-config.path", str(self.config), *flags]
             with exporters.Exporter(impl, args, self.workdir) as exp:
-                self._runs[key] = exposition.parse(exp.scrape())
+                self._runs[key] = ex.parse(exp.scrape())
         return self._runs[key]
 
-    def ours(self, samples: list[exposition.Sample]) -> list[exposition.Sample]:
+    def ours(self, samples: list[ex.Sample]) -> list[ex.Sample]:
         """Only the samples of groups this scene could produce (drops the exporter's own metrics)."""
-        return [s for s in samples if s.name.startswith(exposition.GROUP_PREFIX)]
+        return [s for s in samples if s.name.startswith(ex.GROUP_PREFIX)]
 
 
 def build(ps: procs.ProcSet, prefix: str) -> Scene:
@@ -109,3 +112,35 @@ def truth_by_group(scene: Scene, metric: str) -> dict[str, float]:
             "threads_once": sum(len(t.thread_states) for t in ts),
         }[metric])
     return out
+
+
+# Metric families whose every sample must be equal; memory gets a tolerance (PSS moves with other sharers).
+EXACT = ["num_procs", "num_threads", "open_filedesc", "worst_fd_ratio", "thread_count", "cpu_seconds_total",
+         "read_bytes_total", "write_bytes_total", "major_page_faults_total", "minor_page_faults_total",
+         "context_switches_total"]
+
+
+def diff_group(agent: list[ex.Sample], peer: list[ex.Sample], group: str, skip_states: bool) -> list[str]:
+    """Every difference between two exporters' samples of one group, as readable lines (empty: the same).
+
+    `skip_states` leaves out `states`, which deliberately differs for multi-threaded processes (upstream #338).
+    """
+    a, p = ex.group_labelsets(agent, group), ex.group_labelsets(peer, group)
+    problems = []
+    for metric in [*EXACT, "states"]:
+        name = ex.GROUP_PREFIX + metric
+        if metric == "states" and skip_states:
+            continue
+        if a.get(name) != p.get(name):
+            problems.append(f"{group} {metric}: agent {a.get(name)} != peer {p.get(name)}")
+    mem_a, mem_p = a.get(ex.GROUP_PREFIX + "memory_bytes", {}), p.get(ex.GROUP_PREFIX + "memory_bytes", {})
+    if set(mem_a) != set(mem_p):
+        problems.append(f"{group} memory_bytes label sets: agent {sorted(mem_a)} != peer {sorted(mem_p)}")
+    for key in set(mem_a) & set(mem_p):
+        rel = 0.10 if "proportional" in str(key) else 0.01
+        if mem_a[key] != approx(mem_p[key], rel=rel, abs=64 * 1024):
+            problems.append(f"{group} memory_bytes{key}: agent {mem_a[key]} vs peer {mem_p[key]}")
+    start = ex.GROUP_PREFIX + "oldest_start_time_seconds"
+    if a.get(start, {}).get(()) != approx(p.get(start, {}).get(()), abs=0.02):
+        problems.append(f"{group} oldest_start_time_seconds: agent {a.get(start)} vs peer {p.get(start)}")
+    return problems

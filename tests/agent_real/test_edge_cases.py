@@ -38,8 +38,8 @@ def edge(procset: procs.ProcSet) -> Iterator[scenes.Scene]:
     members["user-nobody"] = [ps.sleeper(f"{p}-u1", user=65534).pid]
     members["user-54321"] = [ps.sleeper(f"{p}-u2", user=54321).pid]
     members["nv-<no value>"] = [ps.worker(f"{p}-nv", tokens=[f"{p}-nvtok"]).pid]
-    st = ps.sleeper(f"{p}-st").pid
-    cg = ps.sleeper(f"{p}-cg").pid
+    ps.sleeper(f"{p}-st")  # named from its start time: checked by shape, see dynamic_group
+    ps.sleeper(f"{p}-cg")
     members[f"{p}-dfltexe"] = [ps.sleeper(f"{p}-dflt", argv0=f"/x/y/{p}-dfltexe").pid]
     zmb = ps.worker(f"{p}-zmb", zombies=2)
     members[f"{p}-zmb"] = [zmb.pid, *zmb.children]
@@ -62,7 +62,6 @@ def edge(procset: procs.ProcSet) -> Iterator[scenes.Scene]:
     ])
     scene = scenes.Scene(prefix=p, ps=ps, workdir=ps.workdir, config=config, members=members,
                          multi_threaded=set(), absent={"long-full"})
-    scene.dynamic = {"st": st, "cg": cg}  # type: ignore[attr-defined]
     yield scene
 
 
@@ -103,6 +102,17 @@ def test_threads_false_emits_no_per_thread_metrics(edge: scenes.Scene, impl: str
 
 
 @pytest.mark.parametrize("impl", IMPLS)
+def test_threads_false_emits_no_threads_wchan_unlike_upstream_172(edge: scenes.Scene, impl: str) -> None:
+    """process-exporter still reads every thread's wchan and emits threads_wchan with -threads=false (#172, open);
+    the agent reads no per-thread file then, and emits none. The process-exporter case asserts the bug."""
+    wchan = ex.select(run(edge, impl, "-threads=false"), ex.GROUP_PREFIX + "threads_wchan")
+    if impl == exporters.AGENT:
+        assert wchan == []
+    else:
+        assert wchan
+
+
+@pytest.mark.parametrize("impl", IMPLS)
 def test_gather_smaps_false_drops_proportional_memory(edge: scenes.Scene, impl: str) -> None:
     memtypes = {s.labels["memtype"] for s in ex.select(run(edge, impl, "-gather-smaps=false"),
                                                         ex.GROUP_PREFIX + "memory_bytes")}
@@ -114,13 +124,10 @@ def test_gather_smaps_false_drops_proportional_memory(edge: scenes.Scene, impl: 
 @pytest.mark.parametrize("flags", [(), ("-threads=false",)], ids=["default", "threads-false"])
 @pytest.mark.parametrize("peer", PEERS)
 def test_agent_edge_samples_match_process_exporter(edge: scenes.Scene, peer: str, flags: tuple[str, ...]) -> None:
-    """Same group names to the byte (escaping, templates), same values. With -threads=false upstream still emits
-    threads_wchan (#172); it is compared here too, so a difference shows up by name."""
+    """Same group names to the byte (escaping, templates), same values, with and without -threads."""
     agent, other = run(edge, exporters.AGENT, *flags), run(edge, peer, *flags)
     assert ex.groups(agent) == ex.groups(other)
-    from agent_real.test_side_by_side import diff_group
-
     problems = []
     for group in sorted(ex.groups(other)):
-        problems += diff_group(agent, other, group, skip_states=False)
+        problems += scenes.diff_group(agent, other, group, skip_states=False)
     assert not problems, "\n".join(problems)

@@ -123,41 +123,13 @@ def test_namemapping_flag(scene: scenes.Scene, impl: str) -> None:
 
 # --- the agent against each process-exporter, sample for sample ----------------------------------------------
 
-# Metric families whose every sample must be equal; memory gets a tolerance (PSS moves with other sharers).
-EXACT = ["num_procs", "num_threads", "open_filedesc", "worst_fd_ratio", "thread_count", "cpu_seconds_total",
-         "read_bytes_total", "write_bytes_total", "major_page_faults_total", "minor_page_faults_total",
-         "context_switches_total"]
-
-
-def diff_group(agent: list[ex.Sample], peer: list[ex.Sample], group: str, skip_states: bool) -> list[str]:
-    a, p = ex.group_labelsets(agent, group), ex.group_labelsets(peer, group)
-    problems = []
-    for metric in [*EXACT, "states"]:
-        name = ex.GROUP_PREFIX + metric
-        if metric == "states" and skip_states:
-            continue
-        if a.get(name) != p.get(name):
-            problems.append(f"{group} {metric}: agent {a.get(name)} != peer {p.get(name)}")
-    mem_a, mem_p = a.get(ex.GROUP_PREFIX + "memory_bytes", {}), p.get(ex.GROUP_PREFIX + "memory_bytes", {})
-    if set(mem_a) != set(mem_p):
-        problems.append(f"{group} memory_bytes label sets: agent {sorted(mem_a)} != peer {sorted(mem_p)}")
-    for key in set(mem_a) & set(mem_p):
-        rel = 0.10 if "proportional" in str(key) else 0.01
-        if mem_a[key] != pytest.approx(mem_p[key], rel=rel, abs=64 * 1024):
-            problems.append(f"{group} memory_bytes{key}: agent {mem_a[key]} vs peer {mem_p[key]}")
-    start = ex.GROUP_PREFIX + "oldest_start_time_seconds"
-    if a.get(start, {}).get(()) != pytest.approx(p.get(start, {}).get(()), abs=0.02):
-        problems.append(f"{group} oldest_start_time_seconds: agent {a.get(start)} vs peer {p.get(start)}")
-    return problems
-
-
 @pytest.mark.parametrize("peer", PEERS)
 def test_agent_same_samples_as_process_exporter(scene: scenes.Scene, peer: str) -> None:
     agent, other = run(scene, exporters.AGENT), run(scene, peer)
     assert ex.groups(agent) == ex.groups(other)
     problems = []
     for group in sorted(ex.groups(other)):
-        problems += diff_group(agent, other, group, skip_states=group in scene.multi_threaded)
+        problems += scenes.diff_group(agent, other, group, skip_states=group in scene.multi_threaded)
     assert not problems, "\n".join(problems)
 
 
