@@ -67,6 +67,16 @@ def _tool(name: str) -> str:
     return str(tools.binary(name))
 
 
+def stream(argv: Sequence[str], *, timeout: float) -> None:
+    """Run a long step with its own progress output going straight to the terminal."""
+    try:
+        code = subprocess.run(list(argv), env=_env(), cwd=ROOT, timeout=timeout).returncode
+    except subprocess.TimeoutExpired as exc:
+        raise QuickstartError(f"timed out after {timeout:.0f}s: {' '.join(argv)}") from exc
+    if code != 0:
+        raise QuickstartError(f"failed ({code}): {' '.join(argv)}")
+
+
 def run(argv: Sequence[str], *, timeout: float = 120, check: bool = True, quiet: bool = False) -> str:
     """Run a command with the quickstart's KUBECONFIG; return stdout, raise QuickstartError on failure."""
     try:
@@ -167,7 +177,7 @@ def up() -> None:
     if api_answers():
         say("1/6", f"already running ({KUBECONFIG})")
     else:
-        run(["make", "cluster-up"], timeout=300)
+        stream(["make", "--no-print-directory", "cluster-up"], timeout=480)
         wait_for("the API server", api_answers, timeout=60)
     kubectl("get", "nodes", "-o", "wide")
 
@@ -263,7 +273,7 @@ def down() -> None:
         run([_tool("helm"), "uninstall", RELEASE, "--namespace", RELEASE_NS, "--wait", "--timeout", "2m"],
             timeout=180, check=False)
         say("down", f"uninstalled release {RELEASE}")
-    run(["make", "cluster-down"], timeout=120, check=False)
+    stream(["make", "--no-print-directory", "cluster-down"], timeout=120)
     say("down", "local control plane stopped")
 
 
