@@ -131,7 +131,8 @@ build_process-exporter() { # OUT VERSION
 
 build_promtool() { # OUT VERSION
   # Debian's promtool is built without kubernetes_sd; this one keeps only the Kubernetes SD plugin (Prometheus'
-  # remove_all_sd/enable_*_sd build tags), enough to check kubernetes_sd configs and prometheus-operator's output.
+  # remove_all_sd/enable_*_sd build tags, honoured since its plugins/plugin_*.go files exist), enough to check
+  # kubernetes_sd configs.
   local m=github.com/prometheus/prometheus ver tags=remove_all_sd,enable_kubernetes_sd
   new_wrapper promtool
   # With the same tags, `go get` does not fetch the other SD plugins' dependencies at all.
