@@ -130,7 +130,7 @@ class Exporter(contextlib.AbstractContextManager["Exporter"]):
         logdir: pathlib.Path,
         *,
         telemetry_path: str = "/metrics",
-        start_timeout: float = 60.0,
+        start_timeout: float = 120.0,
         auth: tuple[str, str] | None = None,
     ) -> None:
         self.impl = impl

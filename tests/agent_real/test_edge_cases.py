@@ -8,7 +8,9 @@ each process-exporter.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import sys
 from collections.abc import Iterator
 
@@ -47,6 +49,9 @@ def edge(procset: procs.ProcSet) -> Iterator[scenes.Scene]:
            "--child", json.dumps(ps.child_argv(f"{p}-gkid")), "--child", json.dumps(ps.child_argv(f"{p}-gkid"))]
     gp = ps.worker(f"{p}-gp", children=[mid])
     members["gp"] = [gp.pid, *gp.children, *ps.wait_for_comm_count(f"{p}-gkid", 2)]
+    stopped = ps.sleeper(f"{p}-stop")
+    os.kill(stopped.pid, signal.SIGSTOP)  # state T: process-exporter's "Other"
+    members[f"{p}-stop"] = [stopped.pid]
     config = exporters.write_config(ps.workdir / "edge.yaml", [
         {"name": "{{.Comm}}", "comm": [odd]},
         {"name": "long-full", "comm": [long_name]},
@@ -59,6 +64,7 @@ def edge(procset: procs.ProcSet) -> Iterator[scenes.Scene]:
         {"comm": [f"{p}-dflt"]},
         {"name": "{{.Comm}}", "comm": [f"{p}-zmb"]},
         {"name": "gp", "comm": [f"{p}-gp"]},
+        {"name": "{{.Comm}}", "comm": [f"{p}-stop"]},
     ])
     scene = scenes.Scene(prefix=p, ps=ps, workdir=ps.workdir, config=config, members=members,
                          multi_threaded=set(), absent={"long-full"})
@@ -92,6 +98,15 @@ def test_zombies_count_in_states(edge: scenes.Scene, impl: str) -> None:
               for s in ex.select(run(edge, impl), ex.GROUP_PREFIX + "states", groupname=group)}
     assert states.get("Zombie") == 2
     assert states.get("Sleeping") == 1
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_stopped_process_counts_as_other(edge: scenes.Scene, impl: str) -> None:
+    group = f"{edge.prefix}-stop"
+    assert procs.read_stat(edge.members[group][0])[2] == "T"
+    states = {s.labels["state"]: s.value
+              for s in ex.select(run(edge, impl), ex.GROUP_PREFIX + "states", groupname=group)}
+    assert states == {"Running": 0, "Sleeping": 0, "Waiting": 0, "Zombie": 0, "Other": 1}
 
 
 @pytest.mark.parametrize("impl", IMPLS)
