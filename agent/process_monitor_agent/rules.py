@@ -138,7 +138,7 @@ class Rules:
         self.needs_username = "Username" in fields
         self.needs_cgroups = "Cgroups" in fields
         self.needs_cmdline = bool(
-            namemap is not None
+            (namemap is not None and any(v is not None for v in namemap.mapping.values()))
             or fields & {"ExeBase", "ExeFull", "Matches"}
             or any(r.exes is not None or r.regexes is not None for r in self.entries)
         )

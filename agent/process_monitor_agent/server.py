@@ -261,7 +261,8 @@ def make_server(
         def get_request(self) -> tuple[Any, Any]:
             conn, addr = super().get_request()
             if web.ssl_context is not None:
-                conn = web.ssl_context.wrap_socket(conn, server_side=True)
+                # Handshake on first read, in the connection's own thread, not in the accept loop.
+                conn = web.ssl_context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
             return conn, addr
 
     try:
