@@ -66,4 +66,5 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.execution.default_backoff = 5
     settings.posting.level = logging.INFO
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for name in ("httpx", "httpx2", "httpcore", "httpcore2"):  # lightkube's HTTP stack: one line per request
+        logging.getLogger(name).setLevel(logging.WARNING)
