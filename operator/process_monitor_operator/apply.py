@@ -18,7 +18,14 @@ from typing import Any
 
 import lightkube
 from lightkube.core.exceptions import ApiError
-from lightkube.generic_resource import create_namespaced_resource
+from lightkube.generic_resource import (
+    GenericGlobalResource,
+    GenericGlobalStatus,
+    GenericNamespacedResource,
+    GenericNamespacedStatus,
+    _create_subresource,
+    create_api_info,
+)
 from lightkube.types import PatchType
 
 from . import constants as c
@@ -37,9 +44,25 @@ def child_key(obj: dict[str, Any]) -> ChildKey:
     return (obj.get("apiVersion", ""), obj.get("kind", ""), meta.get("namespace", ""), meta.get("name", ""))
 
 
-def resource(api_version: str, kind: str, plural: str) -> Any:
-    group, _, version = api_version.rpartition("/")
-    return create_namespaced_resource(group, version, kind, plural)
+_RESOURCES: dict[tuple[str, str, str], Any] = {}
+
+
+def resource(api_version: str, kind: str, plural: str, namespaced: bool = True) -> Any:
+    """A lightkube generic resource class for any kind, core ones included.
+
+    Built directly rather than with `create_namespaced_resource`, whose global registry refuses a generic class for
+    a kind lightkube also ships typed (ServiceAccount, ConfigMap, ...); we want dict bodies for every kind.
+    """
+    key = (api_version, kind, plural)
+    if key not in _RESOURCES:
+        group, _, version = api_version.rpartition("/")
+        base = GenericNamespacedResource if namespaced else GenericGlobalResource
+        status = GenericNamespacedStatus if namespaced else GenericGlobalStatus
+        info = create_api_info(group, version, kind, plural)
+        cls = type(kind, (base,), {"_api_info": info})
+        cls.Status = _create_subresource(status, info, action="status")
+        _RESOURCES[key] = cls
+    return _RESOURCES[key]
 
 
 def strip(obj: dict[str, Any]) -> dict[str, Any]:
@@ -103,8 +126,8 @@ class Api:
     async def get_crd(self, name: str) -> bool:
         """Whether the CustomResourceDefinition `name` exists (and is established)."""
         self.metrics.api_call("get", "CustomResourceDefinition")
-        crd = lightkube.generic_resource.create_global_resource(
-            "apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions")
+        crd = resource("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions",
+                       namespaced=False)
         try:
             obj = await self.client.get(crd, name)
         except ApiError as exc:
