@@ -1,0 +1,595 @@
+"""Start, reuse, inspect and stop the local control plane: etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler and kwok (fake nodes), all plain processes listening on 127.0.0.1 only.
+
+Called by `python -m localcluster` (make cluster-up/-down/-status) and by the pytest plugin. Everything a cluster
+owns lives in one state directory:
+
+    state.json   ports, server URL, node names, and each component's PID + kernel start time
+    kubeconfig   admin kubeconfig (client cert in O=system:masters), certificates embedded
+    pki/         CA, apiserver serving cert, admin client cert, ServiceAccount signing key
+    logs/        one log per component (<name>.log)
+    etcd/        etcd data (removed by `down`)
+    bin/         symlinks to the pinned kubectl, helm, ... (for a user's PATH)
+    helm/        helm's cache/config/data homes, so helm never touches ~/.config
+
+`up` reuses a live cluster found in the state directory instead of starting a second one; `down` stops each
+component by its own recorded PID (checked against its start time, so a recycled PID is never signalled):
+SIGTERM, wait, then SIGKILL. Every wait is bounded in time; on failure the error names the component and shows
+the end of its log. Pod and Service IPs of this cluster are fiction (no container ever runs): nothing here, and
+nothing that uses it, may connect to them.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from . import pki as pki_mod
+from . import tools
+
+# Start order; `down` stops in reverse.
+COMPONENTS: tuple[str, ...] = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+CLUSTER_BINARIES: tuple[str, ...] = (*COMPONENTS, "kubectl")
+SERVICE_CIDR = "10.0.0.0/24"
+NODE_PREFIX = "kwok-node-"
+NODE_ANNOTATION = "kwok.x-k8s.io/node"
+MAX_NODES = 2048  # podCIDRs are 10.244.0.0/24 .. 10.251.255.0/24
+CONTEXT = "process-monitor-local"
+# kwok v0.8.0 has no built-in behaviour: these upstream Stages are what kwokctl enables by default.
+KWOK_STAGES: tuple[str, ...] = (
+    "node/fast/node-initialize.yaml",
+    "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+    "pod/fast/pod-ready.yaml",
+    "pod/fast/pod-complete.yaml",
+    "pod/fast/pod-delete.yaml",
+)
+
+
+class ClusterError(RuntimeError):
+    """The local control plane could not be started/stopped; the message says which component and why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """How to run one cluster. `die_with_parent` makes the components exit if the starting process dies
+    (used by the pytest fixture so a killed test run leaves nothing behind; the CLI leaves them running)."""
+
+    state_dir: pathlib.Path
+    nodes: int = 3
+    start_timeout: float = 180.0
+    stop_timeout: float = 10.0
+    die_with_parent: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Cluster:
+    """A running local cluster. Stable interface used by tests, the quick start and benches."""
+
+    state_dir: pathlib.Path
+    kubeconfig: pathlib.Path
+    server: str
+    bin_dir: pathlib.Path
+    nodes: tuple[str, ...]
+    reused: bool = False
+
+    @property
+    def log_dir(self) -> pathlib.Path:
+        return self.state_dir / "logs"
+
+    def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Environment for tools run against this cluster (KUBECONFIG, bin dir first on PATH, private helm homes)."""
+        env = dict(os.environ)
+        helm_home = self.state_dir / "helm"
+        env.update({
+            "KUBECONFIG": str(self.kubeconfig),
+            "PATH": f"{self.bin_dir}{os.pathsep}{env.get('PATH', '')}",
+            "HELM_CACHE_HOME": str(helm_home / "cache"),
+            "HELM_CONFIG_HOME": str(helm_home / "config"),
+            "HELM_DATA_HOME": str(helm_home / "data"),
+        })
+        if extra:
+            env.update(extra)
+        return env
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
+                timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        """Run kubectl against this cluster; raises CalledProcessError (with stderr in the message) if check."""
+        return _run([str(tools.binary("kubectl")), f"--kubeconfig={self.kubeconfig}", *args],
+                    env=self.env(), input=input, check=check, timeout=timeout)
+
+    def helm(self, *args: str, input: str | None = None, check: bool = True,
+             timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
+        """Run helm against this cluster (needs the helm binary built)."""
+        return _run([str(tools.binary("helm")), f"--kubeconfig={self.kubeconfig}", *args],
+                    env=self.env(), input=input, check=check, timeout=timeout)
+
+    def apply_yaml(self, text: str, namespace: str | None = None, *, server_side: bool = False,
+                   timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        """`kubectl apply -f -` of YAML/JSON text (optionally into `namespace`, optionally server-side)."""
+        args = ["apply", "-f", "-"]
+        if namespace:
+            args += ["-n", namespace]
+        if server_side:
+            args += ["--server-side", "--force-conflicts"]
+        return self.kubectl(*args, input=text, timeout=timeout)
+
+    def get_json(self, *args: str, timeout: float = 60.0) -> Any:
+        """`kubectl get ARGS -o json`, parsed."""
+        return json.loads(self.kubectl("get", *args, "-o", "json", timeout=timeout).stdout)
+
+
+class _CmdError(subprocess.CalledProcessError):
+    def __str__(self) -> str:
+        err = (self.stderr or "").strip()
+        return f"{super().__str__()}{': ' + err[-2000:] if err else ''}"
+
+
+def _run(argv: Sequence[str], *, env: Mapping[str, str], input: str | None, check: bool,
+         timeout: float) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(list(argv), env=dict(env), input=input, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    if check and proc.returncode != 0:
+        raise _CmdError(proc.returncode, list(argv), proc.stdout, proc.stderr)
+    return proc
+
+
+# --- processes ---------------------------------------------------------------------------------------------------
+
+def _proc_starttime(pid: int) -> int | None:
+    """Kernel start time of `pid` (clock ticks since boot), or None if it is gone or a zombie."""
+    try:
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # comm may contain spaces/parens: fields after the last ')' start with state (field 3).
+    fields = stat[stat.rindex(")") + 2:].split()
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
+
+
+def _alive(entry: Mapping[str, Any]) -> bool:
+    started = _proc_starttime(int(entry["pid"]))
+    return started is not None and started == int(entry["starttime"])
+
+
+# Popen handles of components this process started, so stopped children are reaped (no zombies in pytest).
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def _set_pdeathsig() -> None:  # runs in the child between fork and exec
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _spawn(name: str, argv: list[str], log_dir: pathlib.Path, die_with_parent: bool) -> dict[str, Any]:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / f"{name}.log", "ab") as log:
+        log.write(f"\n=== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting: {' '.join(argv)}\n".encode())
+        log.flush()
+        # Own session: Ctrl-C in the terminal that ran `make cluster-up` must not kill the cluster.
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, preexec_fn=_set_pdeathsig if die_with_parent else None)
+    _CHILDREN[proc.pid] = proc
+    starttime = _proc_starttime(proc.pid)
+    return {"pid": proc.pid, "starttime": starttime if starttime is not None else -1, "argv": argv}
+
+
+def _reap(pid: int) -> None:
+    proc = _CHILDREN.pop(pid, None)
+    if proc is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=1)
+
+
+def _poll_children() -> None:
+    for proc in list(_CHILDREN.values()):
+        proc.poll()  # reaps an exited child so _alive() sees it gone
+
+
+def _stop(entries: Sequence[tuple[str, Mapping[str, Any]]], timeout: float) -> list[str]:
+    """SIGTERM each live entry, wait up to `timeout`, SIGKILL the rest. Returns one line per component."""
+    report = []
+    live = [(n, e) for n, e in entries if _alive(e)]
+    for name, e in entries:
+        if not _alive(e):
+            report.append(f"{name}: not running")
+    for _name, e in live:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(e["pid"]), signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _poll_children()
+        if not any(_alive(e) for _, e in live):
+            break
+        time.sleep(0.1)
+    for name, e in live:
+        pid = int(e["pid"])
+        _poll_children()
+        if _alive(e):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            kill_deadline = time.monotonic() + 5
+            while _alive(e) and time.monotonic() < kill_deadline:
+                _poll_children()
+                time.sleep(0.05)
+            report.append(f"{name}: killed (pid {pid}, SIGKILL after {timeout:.0f}s)")
+        else:
+            report.append(f"{name}: stopped (pid {pid})")
+        _reap(pid)
+    return report
+
+
+def _log_tail(log_dir: pathlib.Path, name: str, lines: int = 25) -> str:
+    try:
+        text = (log_dir / f"{name}.log").read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join(text[-lines:])
+
+
+# --- small helpers ------------------------------------------------------------------------------------------------
+
+def _free_ports(count: int) -> list[int]:
+    """Distinct free TCP ports on 127.0.0.1 (all sockets held open until every port is chosen)."""
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+# No proxies ever: this cluster is on loopback only, and urllib would otherwise honour *_proxy variables.
+def _opener(context: ssl.SSLContext | None) -> urllib.request.OpenerDirector:
+    handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
+    if context is not None:
+        handlers.append(urllib.request.HTTPSHandler(context=context))
+    return urllib.request.build_opener(*handlers)
+
+
+def _get(url: str, context: ssl.SSLContext | None = None, timeout: float = 3.0) -> tuple[int, str]:
+    try:
+        with _opener(context).open(url, timeout=timeout) as resp:
+            return resp.status, resp.read().decode(errors="replace")
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode(errors="replace")
+    except (OSError, ssl.SSLError) as err:
+        return 0, str(err)
+
+
+def _tls_context(p: pki_mod.Pki) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=str(p.ca_crt))
+    ctx.load_cert_chain(str(p.admin_crt), str(p.admin_key))
+    return ctx
+
+
+def _wait(what: str, check: Callable[[], bool], timeout: float, *, watch: Sequence[tuple[str, dict[str, Any]]] = (),
+          log_dir: pathlib.Path | None = None, interval: float = 0.5) -> None:
+    """Poll `check` until true; fail early if a watched component exited; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        _poll_children()
+        for name, entry in watch:
+            if not _alive(entry):
+                tail = _log_tail(log_dir, name) if log_dir else ""
+                raise ClusterError(f"{name} exited while waiting for {what}; end of its log:\n{tail}")
+        if check():
+            return
+        if time.monotonic() >= deadline:
+            tails = "\n".join(f"--- {n} ---\n{_log_tail(log_dir, n, 10)}" for n, _ in watch) if log_dir else ""
+            raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}\n{tails}")
+        time.sleep(interval)
+
+
+@contextlib.contextmanager
+def _locked(state_dir: pathlib.Path, timeout: float) -> Iterator[None]:
+    """Exclusive lock on the state directory so two `up`s never start two clusters in it."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with open(state_dir / ".lock", "w") as fh:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise ClusterError(f"another localcluster command holds {state_dir / '.lock'}") from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _load_state(state_dir: pathlib.Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((state_dir / "state.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _save_state(state_dir: pathlib.Path, state: Mapping[str, Any]) -> None:
+    tmp = state_dir / "state.json.tmp"
+    tmp.write_text(json.dumps(state, indent=2) + "\n")
+    tmp.replace(state_dir / "state.json")
+
+
+def _components(state: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    procs = state.get("processes", {})
+    return [(n, procs[n]) for n in COMPONENTS if n in procs]
+
+
+# --- manifests and configs (pure) ----------------------------------------------------------------------------------
+
+def node_name(index: int) -> str:
+    return f"{NODE_PREFIX}{index}"
+
+
+def node_manifest(index: int) -> dict[str, Any]:
+    """A fake node kwok manages (by annotation); status given so kwok keeps our capacity."""
+    if not 0 <= index < MAX_NODES:
+        raise ValueError(f"node index {index} out of range 0..{MAX_NODES - 1}")
+    name = node_name(index)
+    resources = {"cpu": "32", "memory": "256Gi", "pods": "110"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+                       "type": "kwok"},
+        },
+        "spec": {"podCIDR": f"10.{244 + index // 256}.{index % 256}.0/24"},
+        "status": {"allocatable": dict(resources), "capacity": dict(resources)},
+    }
+
+
+def kubeconfig_text(server: str, p: pki_mod.Pki) -> str:
+    """Admin kubeconfig with the CA, client cert and key embedded (self-contained, JSON is valid YAML)."""
+    def b64(path: pathlib.Path) -> str:
+        return base64.b64encode(path.read_bytes()).decode()
+
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": CONTEXT, "cluster": {"server": server, "certificate-authority-data": b64(p.ca_crt)}}],
+        "users": [{"name": "admin", "user": {"client-certificate-data": b64(p.admin_crt),
+                                             "client-key-data": b64(p.admin_key)}}],
+        "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": "admin"}}],
+        "current-context": CONTEXT,
+    }
+    return json.dumps(config, indent=2) + "\n"
+
+
+def component_argv(name: str, *, binary: pathlib.Path, state_dir: pathlib.Path, p: pki_mod.Pki,
+                   ports: Mapping[str, int], kubeconfig: pathlib.Path, stages_dir: pathlib.Path) -> list[str]:
+    """Command line of one component. Every listener is on 127.0.0.1."""
+    ep, pp, ap, sp = ports["etcd_client"], ports["etcd_peer"], ports["apiserver"], ports["scheduler"]
+    if name == "etcd":
+        return [str(binary), "--name=pm", f"--data-dir={state_dir / 'etcd'}",
+                f"--listen-client-urls=http://127.0.0.1:{ep}", f"--advertise-client-urls=http://127.0.0.1:{ep}",
+                f"--listen-peer-urls=http://127.0.0.1:{pp}", f"--initial-advertise-peer-urls=http://127.0.0.1:{pp}",
+                f"--initial-cluster=pm=http://127.0.0.1:{pp}", "--unsafe-no-fsync=true", "--log-level=warn"]
+    if name == "kube-apiserver":
+        return [str(binary), f"--etcd-servers=http://127.0.0.1:{ep}", "--bind-address=127.0.0.1",
+                f"--secure-port={ap}", "--advertise-address=127.0.0.1",
+                # The `kubernetes` Endpoints reconciler rejects loopback addresses; we want no other address.
+                "--endpoint-reconciler-type=none", f"--cert-dir={p.directory}",
+                f"--tls-cert-file={p.apiserver_crt}", f"--tls-private-key-file={p.apiserver_key}",
+                f"--client-ca-file={p.ca_crt}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={p.sa_pub}", f"--service-account-signing-key-file={p.sa_key}",
+                "--authorization-mode=Node,RBAC", f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--allow-privileged=true",
+                # CPU savers on small shared machines; neither changes API semantics tests rely on.
+                "--enable-priority-and-fairness=false", "--profiling=false"]
+    if name == "kube-controller-manager":
+        return [str(binary), f"--kubeconfig={kubeconfig}", "--leader-elect=false", "--bind-address=127.0.0.1",
+                "--secure-port=0", f"--root-ca-file={p.ca_crt}", f"--service-account-private-key-file={p.sa_key}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}", "--profiling=false"]
+    if name == "kube-scheduler":
+        return [str(binary), f"--kubeconfig={kubeconfig}", f"--authentication-kubeconfig={kubeconfig}",
+                f"--authorization-kubeconfig={kubeconfig}", "--leader-elect=false", "--bind-address=127.0.0.1",
+                f"--secure-port={sp}", "--profiling=false"]
+    if name == "kwok":
+        # No --node-port/--server-address: kwok then serves no kubelet API at all (nothing to dial).
+        return [str(binary), f"--kubeconfig={kubeconfig}", "--manage-all-nodes=false",
+                f"--manage-nodes-with-annotation-selector={NODE_ANNOTATION}=fake",
+                "--node-lease-duration-seconds=40", "--cidr=10.244.0.0/16",
+                *(f"--config={stages_dir / s}" for s in KWOK_STAGES)]
+    raise ValueError(f"unknown component {name!r}")
+
+
+# --- cluster operations ---------------------------------------------------------------------------------------------
+
+def _link_bins(bin_dir: pathlib.Path) -> None:
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for name in tools.BINARY_NAMES:
+        try:
+            target = tools.binary(name)
+        except tools.ToolNotBuiltError:
+            continue
+        link = bin_dir / name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(target)
+
+
+def _cluster(state_dir: pathlib.Path, state: Mapping[str, Any], reused: bool) -> Cluster:
+    return Cluster(state_dir=state_dir, kubeconfig=state_dir / "kubeconfig", server=state["server"],
+                   bin_dir=state_dir / "bin", nodes=tuple(state.get("nodes", ())), reused=reused)
+
+
+def _is_live(state_dir: pathlib.Path, state: Mapping[str, Any]) -> bool:
+    comps = _components(state)
+    if len(comps) != len(COMPONENTS) or not all(_alive(e) for _, e in comps):
+        return False
+    p = pki_mod.Pki(state_dir / "pki")
+    status, _ = _get(f"{state['server']}/readyz", _tls_context(p))
+    return status == 200
+
+
+def _node_ready(node: Mapping[str, Any]) -> bool:
+    conditions = node.get("status", {}).get("conditions", [])
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    # DaemonSets only land once KCM has lifted the not-ready taint, so count a node Ready only after that.
+    tainted = any(t.get("key") == "node.kubernetes.io/not-ready" for t in node.get("spec", {}).get("taints", []))
+    return ready and not tainted
+
+
+def _ensure_nodes(c: Cluster, count: int, state: dict[str, Any], timeout: float,
+                  watch: Sequence[tuple[str, dict[str, Any]]]) -> Cluster:
+    existing = {n["metadata"]["name"] for n in c.get_json("nodes")["items"]}
+    wanted = [node_name(i) for i in range(count)]
+    todo = [i for i in range(count) if node_name(i) not in existing]
+    if todo:
+        items = [node_manifest(i) for i in todo]
+        c.kubectl("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}),
+                  timeout=60 + len(todo))
+    names = sorted(set(state.get("nodes", [])) | set(wanted), key=lambda n: int(n.removeprefix(NODE_PREFIX)))
+    state["nodes"] = names
+    _save_state(c.state_dir, state)
+
+    def all_ready() -> bool:
+        try:
+            items = c.get_json("nodes", "-l", "type=kwok", timeout=30)["items"]
+        except (subprocess.SubprocessError, ValueError):
+            return False
+        ready = {n["metadata"]["name"] for n in items if _node_ready(n)}
+        return set(names) <= ready
+
+    _wait(f"{len(names)} nodes Ready", all_ready, timeout + 0.2 * len(names), watch=watch, log_dir=c.log_dir,
+          interval=1.0)
+    return dataclasses.replace(c, nodes=tuple(names))
+
+
+def up(settings: Settings, *, progress: Callable[[str], None] = lambda _msg: None) -> Cluster:
+    """Start a cluster in settings.state_dir, or reuse the live one there (adding nodes up to settings.nodes)."""
+    if not 1 <= settings.nodes <= MAX_NODES:
+        raise ClusterError(f"--nodes must be between 1 and {MAX_NODES}, got {settings.nodes}")
+    state_dir = settings.state_dir.resolve()
+    with _locked(state_dir, settings.start_timeout):
+        old = _load_state(state_dir)
+        if old is not None and _is_live(state_dir, old):
+            progress(f"reusing the live cluster in {state_dir}")
+            c = _cluster(state_dir, old, reused=True)
+            _link_bins(c.bin_dir)
+            if len(c.nodes) < settings.nodes:
+                progress(f"adding nodes up to {settings.nodes}")
+                c = _ensure_nodes(c, settings.nodes, old, settings.start_timeout, _components(old))
+            return c
+        if old is not None:
+            progress("found a stale cluster state; stopping what is left of it")
+            _stop(list(reversed(_components(old))), settings.stop_timeout)
+        binaries = {name: tools.binary(name) for name in CLUSTER_BINARIES}
+        stages_dir = tools.kwok_stages_dir()
+        shutil.rmtree(state_dir / "etcd", ignore_errors=True)
+        (state_dir / "state.json").unlink(missing_ok=True)
+        log_dir = state_dir / "logs"
+        shutil.rmtree(log_dir, ignore_errors=True)
+        p = pki_mod.ensure_pki(state_dir / "pki")
+        ports = dict(zip(("etcd_client", "etcd_peer", "apiserver", "scheduler"), _free_ports(4), strict=True))
+        server = f"https://127.0.0.1:{ports['apiserver']}"
+        kubeconfig = state_dir / "kubeconfig"
+        kubeconfig.write_text(kubeconfig_text(server, p))
+        kubeconfig.chmod(0o600)
+        _link_bins(state_dir / "bin")
+        state: dict[str, Any] = {"server": server, "ports": ports, "processes": {}, "nodes": [],
+                                 "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        ctx = _tls_context(p)
+
+        def start(name: str) -> tuple[str, dict[str, Any]]:
+            argv = component_argv(name, binary=binaries[name], state_dir=state_dir, p=p, ports=ports,
+                                  kubeconfig=kubeconfig, stages_dir=stages_dir)
+            entry = _spawn(name, argv, log_dir, settings.die_with_parent)
+            state["processes"][name] = entry
+            _save_state(state_dir, state)  # recorded at once, so `down` can stop a half-started cluster
+            return name, entry
+
+        t = settings.start_timeout
+        try:
+            progress("starting etcd")
+            etcd = start("etcd")
+            _wait("etcd /health", lambda: '"health":"true"' in _get(f"http://127.0.0.1:{ports['etcd_client']}/health")[1],
+                  t, watch=[etcd], log_dir=log_dir)
+            progress("starting kube-apiserver")
+            api = start("kube-apiserver")
+            _wait("kube-apiserver /readyz", lambda: _get(f"{server}/readyz", ctx)[0] == 200, t,
+                  watch=[etcd, api], log_dir=log_dir)
+            progress("starting kube-controller-manager, kube-scheduler, kwok")
+            watch = [etcd, api, start("kube-controller-manager"), start("kube-scheduler"), start("kwok")]
+            c = _cluster(state_dir, state, reused=False)
+            progress(f"creating {settings.nodes} fake nodes and waiting for them to be Ready")
+            c = _ensure_nodes(c, settings.nodes, state, t, watch)
+
+            def default_sa() -> bool:
+                return c.kubectl("get", "serviceaccount", "default", "-n", "default", check=False,
+                                 timeout=30).returncode == 0
+
+            _wait("the default ServiceAccount (kube-controller-manager)", default_sa, t, watch=watch, log_dir=log_dir)
+        except BaseException:
+            _stop(list(reversed(_components(state))), settings.stop_timeout)
+            (state_dir / "state.json").unlink(missing_ok=True)
+            raise
+        return c
+
+
+def down(state_dir: pathlib.Path, timeout: float = 10.0) -> list[str]:
+    """Stop every component recorded in state_dir (by PID, SIGTERM then SIGKILL); returns a line per component."""
+    state_dir = state_dir.resolve()
+    if not (state_dir / "state.json").exists():
+        return [f"no cluster state in {state_dir}: nothing to stop"]
+    with _locked(state_dir, 60.0):
+        state = _load_state(state_dir)
+        if state is None:
+            return [f"no cluster state in {state_dir}: nothing to stop"]
+        comps = list(reversed(_components(state)))
+        # Clients of etcd first (all at once), etcd last, so the apiserver shuts down against a live store.
+        report = _stop([x for x in comps if x[0] != "etcd"], timeout)
+        report += _stop([x for x in comps if x[0] == "etcd"], timeout)
+        (state_dir / "state.json").unlink(missing_ok=True)
+        shutil.rmtree(state_dir / "etcd", ignore_errors=True)
+        return report
+
+
+def status(state_dir: pathlib.Path) -> dict[str, Any]:
+    """What runs in state_dir: {"running": bool, "server", "components": {name: "running pid N" | "down"},
+    "nodes_ready": int | None, "nodes": [...]}."""
+    state_dir = state_dir.resolve()
+    state = _load_state(state_dir)
+    if state is None:
+        return {"running": False, "state_dir": str(state_dir), "components": {}, "nodes": [], "nodes_ready": None}
+    comps = {name: (f"running (pid {e['pid']})" if _alive(e) else "down") for name, e in _components(state)}
+    live = _is_live(state_dir, state)
+    ready = None
+    if live:
+        c = _cluster(state_dir, state, reused=True)
+        try:
+            ready = sum(1 for n in c.get_json("nodes", timeout=20)["items"] if _node_ready(n))
+        except (subprocess.SubprocessError, ValueError):
+            ready = None
+    return {"running": live, "state_dir": str(state_dir), "server": state.get("server"), "components": comps,
+            "nodes": state.get("nodes", []), "nodes_ready": ready, "kubeconfig": str(state_dir / "kubeconfig")}

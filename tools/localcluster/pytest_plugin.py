@@ -1,0 +1,103 @@
+"""pytest fixtures for tests that need a real Kubernetes API server (the local control plane).
+
+Registered from tests/conftest.py with `pytest_plugins = ["localcluster.pytest_plugin"]`. Stable interface:
+
+`kube_cluster` (session scope) -> localcluster.cluster.Cluster
+    A FRESH cluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok on 127.0.0.1) in a
+    pytest temporary directory (never `.cluster/`, so a developer's `make cluster-up` is left alone), with
+    `PM_CLUSTER_NODES` fake nodes (default 3), all Ready; stopped at the end of the session. Attributes:
+      .kubeconfig  Path of the admin kubeconfig (also exported as os.environ["KUBECONFIG"] before the fixture
+                   yields, so kopf's own login and any client reading KUBECONFIG at call time find it)
+      .server      "https://127.0.0.1:<port>"
+      .bin_dir     directory with kubectl, helm, ... symlinks (put it first on PATH for subprocesses)
+      .nodes       tuple of node names ("kwok-node-0", ...)
+      .state_dir / .log_dir   where certs and per-component logs are (look at logs/ when a test fails)
+      .kubectl(*args, input=None, check=True, timeout=60) -> subprocess.CompletedProcess[str] (text)
+      .helm(*args, input=None, check=True, timeout=300)   -> CompletedProcess (private helm homes)
+      .apply_yaml(text, namespace=None, server_side=False) -> CompletedProcess of `kubectl apply -f -`
+      .get_json(*args) -> parsed `kubectl get ARGS -o json`
+      .env(extra=None) -> environment dict with KUBECONFIG, PATH and helm homes for your own subprocesses
+    Tests using it get the `cluster` marker automatically.
+
+`namespace` (function scope) -> str
+    A new namespace with a unique name (its `default` ServiceAccount already present), deleted after the test
+    without waiting for the deletion to finish.
+
+If the Go tools are not built, the fixtures FAIL with a message saying to run `make setup`; with environment
+`PM_SKIP_CLUSTER=1` they skip instead (for developers who have not built the tools yet). Pods never really run
+in this cluster (kwok marks them Running); pod and Service IPs are fiction: never connect to them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from . import cluster as cluster_mod
+from . import tools
+
+SKIP_ENV = "PM_SKIP_CLUSTER"
+NODES_ENV = "PM_CLUSTER_NODES"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if {"kube_cluster", "namespace"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.cluster)
+
+
+@pytest.fixture(scope="session")
+def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cluster_mod.Cluster]:
+    if os.environ.get(SKIP_ENV) == "1":
+        pytest.skip(f"{SKIP_ENV}=1: local control plane tests skipped")
+    missing = tools.missing(cluster_mod.CLUSTER_BINARIES)
+    if missing:
+        pytest.fail(f"local control plane tools not built: {', '.join(missing)}. Run `make setup` (or `make tools`)"
+                    f" to build them, or set {SKIP_ENV}=1 to skip cluster tests.", pytrace=False)
+    nodes = int(os.environ.get(NODES_ENV, "3"))
+    state_dir = tmp_path_factory.mktemp("kube-cluster")
+    try:
+        c = cluster_mod.up(cluster_mod.Settings(state_dir, nodes=nodes, die_with_parent=True))
+    except cluster_mod.ClusterError as err:
+        pytest.fail(f"local control plane did not start (logs in {state_dir / 'logs'}): {err}", pytrace=False)
+    old = os.environ.get("KUBECONFIG")
+    os.environ["KUBECONFIG"] = str(c.kubeconfig)
+    try:
+        yield c
+    finally:
+        if old is None:
+            os.environ.pop("KUBECONFIG", None)
+        else:
+            os.environ["KUBECONFIG"] = old
+        cluster_mod.down(state_dir)
+
+
+def _namespace_name(test_name: str) -> str:
+    base = re.sub(r"[^a-z0-9-]+", "-", test_name.lower()).strip("-")[:40].strip("-") or "t"
+    return f"{base}-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture
+def namespace(kube_cluster: cluster_mod.Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    name = _namespace_name(request.node.name)
+    kube_cluster.kubectl("create", "namespace", name)
+    # Pods are rejected until the ServiceAccount controller has created `default` in the new namespace.
+    deadline = time.monotonic() + 30
+    while kube_cluster.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode != 0:
+        if time.monotonic() > deadline:
+            pytest.fail(f"namespace {name}: no default ServiceAccount after 30s", pytrace=False)
+        time.sleep(0.2)
+    try:
+        yield name
+    finally:
+        # --wait=false: finalizers left by a stopped operator must not hang the test session.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            kube_cluster.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False,
+                                 timeout=30)
