@@ -27,10 +27,20 @@ agent-once: ## run the agent once with the catch-all config and print the exposi
 	PYTHONPATH=agent $(PYTHON) -m process_monitor_agent -config.path examples/agent/catch-all.yaml -once-to-stdout-delay 1s
 
 # --- local control plane -------------------------------------------------------------------------------------
-.PHONY: tools
+.PHONY: tools cluster-up cluster-down cluster-status
+NODES ?= 3
 
 tools: ## build the Go tools pinned in tools/versions.env (cached in $(PM_TOOLS_CACHE); warm run does nothing)
 	bash tools/build-go-tools.sh
+
+cluster-up: tools ## start (or reuse) the local control plane on 127.0.0.1 with NODES fake nodes (default 3)
+	PYTHONPATH=tools $(PYTHON) -m localcluster up --nodes $(NODES) --state-dir .cluster
+
+cluster-down: ## stop the local control plane started by cluster-up (each component by its PID)
+	PYTHONPATH=tools $(PYTHON) -m localcluster down --state-dir .cluster
+
+cluster-status: ## show the local control plane's components, server and Ready nodes
+	PYTHONPATH=tools $(PYTHON) -m localcluster status --state-dir .cluster
 
 # --- operator ------------------------------------------------------------------------------------------------
 .PHONY: operator-test operator-golden operator-bench

@@ -46,6 +46,8 @@ def test_all_nodes_ready_with_pod_cidrs(kube_cluster: Cluster) -> None:
     assert all(is_ready(n) for n in nodes), [n["status"].get("conditions") for n in nodes]
     cidrs = [n["spec"]["podCIDR"] for n in nodes]
     assert len(set(cidrs)) == len(cidrs)
+    internal = [a["address"] for n in nodes for a in n["status"]["addresses"] if a["type"] == "InternalIP"]
+    assert len(internal) == len(nodes) and all(ip.startswith("10.255.") for ip in internal)
     # The apiserver advertises loopback only; the `kubernetes` Endpoints reconciler is off.
     svc = kube_cluster.get_json("service", "kubernetes", "-n", "default")
     assert svc["spec"]["clusterIP"] == "10.0.0.1"

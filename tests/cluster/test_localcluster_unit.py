@@ -40,6 +40,9 @@ def test_node_manifests_have_distinct_pod_cidrs_and_the_kwok_annotation() -> Non
     assert all(n["metadata"]["annotations"][cluster.NODE_ANNOTATION] == "fake" for n in nodes)
     with pytest.raises(ValueError):
         cluster.node_manifest(cluster.MAX_NODES)
+    ips = {cluster.node_ip(i) for i in range(cluster.MAX_NODES)}
+    assert len(ips) == cluster.MAX_NODES
+    assert all(ip.startswith("10.255.") and not ip.endswith((".0", ".255")) for ip in ips)
 
 
 def test_every_component_listens_on_loopback_only(tmp_path: pathlib.Path) -> None:

@@ -347,6 +347,11 @@ def node_name(index: int) -> str:
     return f"{NODE_PREFIX}{index}"
 
 
+def node_ip(index: int) -> str:
+    """Fiction node address 10.255.x.y (outside the pod and service ranges)."""
+    return f"10.255.{index // 254}.{index % 254 + 1}"
+
+
 def node_manifest(index: int) -> dict[str, Any]:
     """A fake node kwok manages (by annotation); status given so kwok keeps our capacity."""
     if not 0 <= index < MAX_NODES:
@@ -363,7 +368,11 @@ def node_manifest(index: int) -> dict[str, Any]:
                        "type": "kwok"},
         },
         "spec": {"podCIDR": f"10.{244 + index // 256}.{index % 256}.0/24"},
-        "status": {"allocatable": dict(resources), "capacity": dict(resources)},
+        # A fiction InternalIP (never reachable, but valid for EndpointSlices of hostNetwork pods, unlike loopback);
+        # without one kwok would leave nodes with no InternalIP at all.
+        "status": {"allocatable": dict(resources), "capacity": dict(resources),
+                   "addresses": [{"type": "InternalIP", "address": node_ip(index)},
+                                 {"type": "Hostname", "address": name}]},
     }
 
 
