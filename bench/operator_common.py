@@ -39,8 +39,40 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class ExistingCluster:
+    """A cluster reached through KUBECONFIG (PM_BENCH_KUBECONFIG), with the few methods the benches use."""
+
+    def __init__(self, kubeconfig: str) -> None:
+        from localcluster import tools
+
+        self.kubeconfig = kubeconfig
+        self._kubectl = str(tools.binary("kubectl"))
+        nodes = json.loads(self.kubectl("get", "nodes", "-o", "json").stdout)["items"]
+        self.nodes = tuple(n["metadata"]["name"] for n in nodes)
+
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {**os.environ, "KUBECONFIG": self.kubeconfig, **(extra or {})}
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
+                timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([self._kubectl, f"--kubeconfig={self.kubeconfig}", *args], input=input, text=True,
+                              capture_output=True, check=check, timeout=timeout, env=self.env())
+
+    def apply_yaml(self, text: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        return self.kubectl("apply", "-f", "-", input=text, timeout=timeout)
+
+
 @contextlib.contextmanager
 def local_cluster(nodes: int) -> Iterator[Any]:
+    """A fresh local control plane with `nodes` kwok nodes, or the cluster of $PM_BENCH_KUBECONFIG if set."""
+    existing = os.environ.get("PM_BENCH_KUBECONFIG")
+    if existing:
+        c: Any = ExistingCluster(existing)
+        print(f"# using the cluster of {existing} ({len(c.nodes)} nodes)", flush=True)
+        os.environ["KUBECONFIG"] = existing
+        c.kubectl("apply", "--server-side", "-f", str(ROOT / "crds" / "processmonitor.yaml"))
+        yield c
+        return
     state = pathlib.Path(tempfile.mkdtemp(prefix="pm-bench-cluster-"))
     print(f"# starting local control plane with {nodes} kwok nodes in {state}", flush=True)
     t0 = time.monotonic()

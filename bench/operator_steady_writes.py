@@ -28,7 +28,7 @@ def main() -> None:
 
     work = pathlib.Path(tempfile.mkdtemp(prefix="pm-bench-"))
     with local_cluster(args.nodes) as c:
-        ns = "bench-steady"
+        ns = f"bench-steady-{int(time.time())}"
         c.kubectl("create", "namespace", ns)
         op = Operator(c, ["-n", ns, "--resync-interval", str(args.resync)], work / "operator.log")
         try:
