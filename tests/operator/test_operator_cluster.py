@@ -76,8 +76,10 @@ def test_render_cli_equals_what_the_operator_applied(kube_cluster: Any, namespac
     ready(kube_cluster, "same", namespace)
     live = kube_cluster.kubectl("get", "processmonitor", "same", "-n", namespace, "-o", "yaml").stdout
     argv = [sys.executable, "-m", "process_monitor_operator.cli", "render", "-f", "-", "-o", "json"]
-    if kube_cluster.kubectl("get", "crd", SM_CRD, check=False).returncode != 0:
-        argv += ["--without", "ServiceMonitor"]
+    for kind, crd in (("ServiceMonitor", SM_CRD), ("PodMonitor", "podmonitors.monitoring.coreos.com"),
+                      ("PrometheusRule", "prometheusrules.monitoring.coreos.com")):
+        if kube_cluster.kubectl("get", "crd", crd, check=False).returncode != 0:
+            argv += ["--without", kind]
     rendered = subprocess.run(argv, input=live.encode(), capture_output=True, check=True, timeout=60,
                               env=kube_cluster.env()).stdout.splitlines()
     applied = operator.applied()
