@@ -420,8 +420,9 @@ def component_argv(name: str, *, binary: pathlib.Path, state_dir: pathlib.Path, 
                 "--secure-port=0", f"--root-ca-file={p.ca_crt}", f"--service-account-private-key-file={p.sa_key}",
                 f"--service-cluster-ip-range={SERVICE_CIDR}", "--profiling=false"]
     if name == "kube-scheduler":
-        return [str(binary), f"--kubeconfig={kubeconfig}", f"--authentication-kubeconfig={kubeconfig}",
-                f"--authorization-kubeconfig={kubeconfig}", "--leader-elect=false", "--bind-address=127.0.0.1",
+        # No --authentication/--authorization-kubeconfig: they make it poll for a requestheader CA this apiserver
+        # does not have (an error line every few seconds); only /healthz-style paths are needed on its port.
+        return [str(binary), f"--kubeconfig={kubeconfig}", "--leader-elect=false", "--bind-address=127.0.0.1",
                 f"--secure-port={sp}", "--profiling=false"]
     if name == "kwok":
         # No --node-port/--server-address: kwok then serves no kubelet API at all (nothing to dial).
