@@ -33,7 +33,7 @@ NODES ?= 3
 tools: ## build the Go tools pinned in tools/versions.env (cached in $(PM_TOOLS_CACHE); warm run does nothing)
 	bash tools/build-go-tools.sh
 
-cluster-up: tools ## start (or reuse) the local control plane on 127.0.0.1 with NODES fake nodes (default 3)
+cluster-up: ## start (or reuse) the local control plane on 127.0.0.1 with NODES fake nodes (default 3)
 	PYTHONPATH=tools $(PYTHON) -m localcluster up --nodes $(NODES) --state-dir .cluster
 
 cluster-down: ## stop the local control plane started by cluster-up (each component by its PID)
