@@ -63,8 +63,9 @@ def test_create_applies_every_child_and_becomes_ready(kube_cluster: Any, namespa
     assert obj["status"]["agents"] == {"desired": n, "ready": n, "updated": n, "available": n}
     assert obj["status"]["groups"] == 1
     assert condition(obj, "Stalled")["status"] == "False" and condition(obj, "Reconciling")["status"] == "False"
-    managers = {m["manager"] for m in kids["DaemonSet/pmon-demo"]["metadata"]["managedFields"]
-                if m["operation"] == "Apply"}
+    ds = json.loads(kube_cluster.kubectl("get", "daemonset", "pmon-demo", "-n", namespace, "-o", "json",
+                                         "--show-managed-fields").stdout)
+    managers = {m["manager"] for m in ds["metadata"]["managedFields"] if m["operation"] == "Apply"}
     assert managers == {"process-monitor-operator"}
     print(f"apply -> Ready: {elapsed:.2f}s")
 
