@@ -5,6 +5,8 @@ Used by tests/packaging/test_chart.py and test_chart_cluster.py.
 
 from __future__ import annotations
 
+import copy
+import functools
 import pathlib
 import subprocess
 from collections.abc import Sequence
@@ -53,9 +55,16 @@ def set_args(values: dict[str, str] | None) -> list[str]:
 
 def template(values: dict[str, str] | None = None, extra: Sequence[str] = (),
              release: str = "pm", namespace: str = "pm-system") -> list[dict[str, Any]]:
-    """`helm template` of the chart -> list of manifests (empty documents dropped)."""
+    """`helm template` of the chart -> list of manifests (empty documents dropped; a fresh copy per call)."""
+    return copy.deepcopy(_template(tuple(sorted((values or {}).items())), tuple(extra), release, namespace))
+
+
+@functools.cache
+def _template(values: tuple[tuple[str, str], ...], extra: tuple[str, ...], release: str,
+              namespace: str) -> list[dict[str, Any]]:
+    # Memoized: many tests look at the same rendering, and each helm run costs CPU on a shared machine.
     proc = helm("template", release, str(CHART), "--namespace", namespace, "--kube-version", kube_version(),
-                *set_args(values), *extra)
+                *set_args(dict(values)), *extra)
     return [d for d in yaml.safe_load_all(proc.stdout) if d]
 
 

@@ -12,6 +12,8 @@ The API server's verdict on the same files is in test_chart_cluster.py.
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 import subprocess
 import sys
@@ -31,6 +33,11 @@ def _docs(name: str) -> list[dict[str, Any]]:
 
 
 def _render(name: str) -> list[dict[str, Any]]:
+    return copy.deepcopy(_rendered(name))
+
+
+@functools.cache
+def _rendered(name: str) -> list[dict[str, Any]]:
     proc = subprocess.run([sys.executable, "-m", "process_monitor_operator.cli", "render", "-f", f"examples/{name}",
                            "-n", "monitoring"], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 0, f"render examples/{name}: {proc.stderr}"
