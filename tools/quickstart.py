@@ -152,14 +152,14 @@ def stop_recorded(name: str) -> None:
     pidfile.unlink(missing_ok=True)
 
 
-def metric_lines(text: str, names: Sequence[str], limit: int) -> list[str]:
-    """The first `limit` sample lines of the named metrics, largest values first (comments skipped)."""
+def metric_lines(text: str, names: Sequence[str], limit: int, contains: str = "") -> list[str]:
+    """The first `limit` sample lines of the named metrics (containing `contains`), largest values first."""
     samples: list[tuple[float, str]] = []
     for line in text.splitlines():
         if line.startswith("#") or not line.strip():
             continue
         metric = line.split("{", 1)[0].split(" ", 1)[0]
-        if metric in names:
+        if metric in names and contains in line:
             try:
                 value = float(line.rsplit(" ", 1)[1])
             except (IndexError, ValueError):
@@ -258,7 +258,7 @@ def up() -> None:
         print("  " + line)
     for line in metric_lines(body, ["namedprocess_namegroup_cpu_seconds_total"], 3):
         print("  " + line)
-    for line in metric_lines(body, ["namedprocess_namegroup_memory_bytes"], 3):
+    for line in metric_lines(body, ["namedprocess_namegroup_memory_bytes"], 3, contains='memtype="resident"'):
         print("  " + line)
     print(f"done in {time.monotonic() - started:.0f}s. Try:\n"
           f"  curl -s http://127.0.0.1:{port}/metrics | grep namedprocess_namegroup_num_procs\n"
