@@ -128,9 +128,18 @@ def prometheus_operator_crds(kube_cluster: Any) -> Iterator[None]:
                                  timeout=90)
 
 
-def _render(example: str, namespace: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", "process_monitor_operator.cli", "render", "-f", example,
-                           "-n", namespace], capture_output=True, text=True, timeout=60, cwd=ROOT)
+def _in_test_namespace(example: Any) -> str:
+    """The example's YAML with any metadata.namespace removed, so it lands in the test's own namespace."""
+    docs = [d for d in yaml.safe_load_all(example.read_text()) if d]
+    for doc in docs:
+        doc.get("metadata", {}).pop("namespace", None)
+    return yaml.safe_dump_all(docs)
+
+
+def _render(example: Any, namespace: str) -> str:
+    proc = subprocess.run([sys.executable, "-m", "process_monitor_operator.cli", "render", "-f", "-",
+                           "-n", namespace], input=_in_test_namespace(example), capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
     assert proc.returncode == 0, f"render {example}: {proc.stderr}"
     return proc.stdout
 
@@ -138,7 +147,7 @@ def _render(example: str, namespace: str) -> str:
 @pytest.mark.parametrize("example", PM_EXAMPLES, ids=lambda p: str(p.relative_to(ROOT / "examples")))
 def test_every_rendered_manifest_is_accepted_by_the_api_server(kube_cluster: Any, namespace: str,
                                                                prometheus_operator_crds: None, example: Any) -> None:
-    rendered = _render(str(example.relative_to(ROOT)), namespace)
+    rendered = _render(example, namespace)
     docs = [d for d in yaml.safe_load_all(rendered) if d]
     kinds = {d["kind"] for d in docs}
     assert {"ConfigMap", "DaemonSet", "Service", "ServiceAccount"} <= kinds, kinds
@@ -152,7 +161,7 @@ def test_every_rendered_manifest_is_accepted_by_the_api_server(kube_cluster: Any
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: str(p.relative_to(ROOT / "examples")))
 def test_examples_validate_against_the_crd(kube_cluster: Any, namespace: str, example: Any) -> None:
     out = kube_cluster.kubectl("apply", "--dry-run=server", "--validate=strict", "-n", namespace,
-                               "-f", str(example), check=False)
+                               "-f", "-", input=_in_test_namespace(example), check=False)
     assert out.returncode == 0, f"{example.name}:\n{out.stderr}"
     assert "(server dry run)" in out.stdout
 
