@@ -26,6 +26,10 @@ from . import procs
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEBIAN_BINARY = pathlib.Path("/usr/bin/prometheus-process-exporter")
 
+# The agent serves a collection younger than this again instead of collecting anew (documented in README.md);
+# a test that changes processes and then wants a scrape to show it waits a bit longer (see `past_reuse_window`).
+AGENT_REUSE_WINDOW_S = 0.1
+
 # Names used in test ids and benchmark tables.
 DEBIAN = "process-exporter-debian"
 UPSTREAM = "process-exporter-v0.8.7"
@@ -88,6 +92,11 @@ def available() -> dict[str, Implementation | Unavailable]:
 def env_of(impl: Implementation) -> dict[str, str]:
     """The environment to run `impl` in (ours plus its own, e.g. PYTHONPATH for the agent)."""
     return {**os.environ, **dict(impl.env)}
+
+
+def past_reuse_window() -> None:
+    """Sleep past the agent's collection-reuse window, so the next scrape collects after what we just changed."""
+    time.sleep(2 * AGENT_REUSE_WINDOW_S)
 
 
 def free_port() -> int:

@@ -57,6 +57,7 @@ def observed(procset: procs.ProcSet) -> Iterator[Observed]:
         new_cpu = procs.cpu_seconds(born.pid)
         first = {name: ex.parse(e.scrape()) for name, e in running.items()}
         procset.kill(born)
+        exporters.past_reuse_window()
         after = {name: ex.parse(e.scrape()) for name, e in running.items()}
     yield Observed(pre, new, new_cpu, first, after, unavailable)
 
@@ -141,6 +142,7 @@ def replaced(procset: procs.ProcSet) -> Iterator[Replaced]:
             for name, e in running.items():
                 seen[name].append(ex.parse(e.scrape()))
             procset.kill(member)
+        exporters.past_reuse_window()
         for name, e in running.items():
             seen[name].append(ex.parse(e.scrape()))
     yield Replaced(group, burned, seen, unavailable)

@@ -66,6 +66,7 @@ def timeline(procset: procs.ProcSet) -> Iterator[Timeline]:
         wrapper.popen.send_signal(signal.SIGUSR1)  # type: ignore[union-attr]
         procset._wait_comm(wrapper.pid, f"{p}-tgt")
         procset.kill(gone)
+        exporters.past_reuse_window()
         after = {key: ex.parse(exp.scrape()) for key, exp in running.items()}
     yield Timeline(p, str(config), after, unavailable)
 
