@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -116,9 +117,11 @@ def prometheus_operator_crds(kube_cluster: Any) -> Iterator[None]:
 
         crds = subprocess.run([str(tools.binary("prometheus-operator")), "crds"], capture_output=True, text=True,
                               timeout=60, check=True).stdout
-        docs = [d for d in yaml.safe_load_all(crds) if d and d["metadata"]["name"] in PO_CRDS]
+        # Picked by name from the raw text: PyYAML's YAML 1.1 cannot load them ('=' in an enum is a tag there).
+        docs = [doc for doc in re.split(r"^---[ \t]*$", crds, flags=re.M)
+                if (m := re.search(r"^metadata:\n(?:[ ]+.*\n)*?[ ]{2}name: (\S+)", doc, re.M)) and m[1] in PO_CRDS]
         assert len(docs) == len(PO_CRDS), "prometheus-operator crds lacks a CRD we render"
-        kube_cluster.apply_yaml(yaml.safe_dump_all(docs), server_side=True)
+        kube_cluster.apply_yaml("\n---\n".join(docs), server_side=True)
         kube_cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{n}" for n in PO_CRDS])
     try:
         yield
