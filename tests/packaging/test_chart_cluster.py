@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
-from chart_helpers import CHART, ROOT
+from chart_helpers import CHART, ROOT, kube_version
 
 
 def _kubernetes_examples() -> list[Any]:
@@ -186,6 +186,7 @@ def test_rendered_chart_is_accepted_by_the_api_server(kube_cluster: Any, namespa
     kube_cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
                          "crd/clusterkopfpeerings.kopf.dev")
     rendered = kube_cluster.helm("template", _release(), str(CHART), "--namespace", namespace,
+                                 "--kube-version", kube_version(),
                                  "--set", "peering.enabled=true", "--set", "replicaCount=2",
                                  "--set", "metrics.serviceMonitor.enabled=true",
                                  "--set", "defaultProcessMonitor.enabled=true").stdout
