@@ -182,9 +182,12 @@ def test_a_misspelt_example_is_rejected(kube_cluster: Any, namespace: str) -> No
 def test_rendered_chart_is_accepted_by_the_api_server(kube_cluster: Any, namespace: str,
                                                       prometheus_operator_crds: None) -> None:
     # Every object of the chart with every option on, including the ServiceMonitor and the ClusterKopfPeering.
-    kube_cluster.apply_yaml((CHART / "crds" / "kopf-peering.yaml").read_text(), server_side=True)
+    # The chart's crds/ (as `helm install` would apply them first); identical to what other tests install.
+    for crd in sorted((CHART / "crds").glob("*.yaml")):
+        kube_cluster.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=packaging-tests",
+                             "-f", str(crd))
     kube_cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                         "crd/clusterkopfpeerings.kopf.dev")
+                         "crd/clusterkopfpeerings.kopf.dev", "crd/processmonitors.monitoring.process-monitor.dev")
     rendered = kube_cluster.helm("template", _release(), str(CHART), "--namespace", namespace,
                                  "--kube-version", kube_version(),
                                  "--set", "peering.enabled=true", "--set", "replicaCount=2",
