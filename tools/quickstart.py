@@ -262,7 +262,7 @@ def up() -> None:
         print("  " + line)
     print(f"done in {time.monotonic() - started:.0f}s. Try:\n"
           f"  curl -s http://127.0.0.1:{port}/metrics | grep namedprocess_namegroup_num_procs\n"
-          f"  KUBECONFIG={KUBECONFIG} kubectl edit pmon -n {PM_NS} {PM_NAME}\n"
+          f"  KUBECONFIG={KUBECONFIG} {_tool('kubectl')} edit pmon -n {PM_NS} {PM_NAME}   # agents reload\n"
           f"  make quickstart-down", flush=True)
 
 
