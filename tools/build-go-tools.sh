@@ -92,6 +92,14 @@ build_etcd() { # OUT VERSION
 build_kwok() { # OUT VERSION
   new_wrapper kwok
   go get "sigs.k8s.io/kwok/cmd/kwok@$2"
+  # kwok pins the Kubernetes staging modules at an older patch of the same minor (v0.8.0: v0.36.1); move those to
+  # the patch our kubernetes build uses, so the cold build reuses its compiled packages instead of compiling
+  # client-go & co. a second time. Only same-minor modules move (patch releases keep the Go API).
+  local sv="v0.${KUBERNETES_VERSION#v1.}" m v bump=()
+  while read -r m v; do
+    case "$m" in k8s.io/*) [ "${v%.*}" = "${sv%.*}" ] && [ "$v" != "$sv" ] && bump+=("$m@$sv") ;; esac
+  done < <(go list -m -f '{{.Path}} {{.Version}}' all)
+  if ((${#bump[@]})); then go get "${bump[@]}"; fi
   go build -trimpath -ldflags "-s -w" -o "$1/kwok" sigs.k8s.io/kwok/cmd/kwok
   # Since v0.8.0 kwok has no built-in Stages; ship the upstream Stage YAMLs (from the module, no download).
   local src
