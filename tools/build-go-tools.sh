@@ -180,20 +180,27 @@ build_one() { # TOOL
   echo "==> $tool $version: built in $(( $(now) - start ))s -> $dir"
 }
 
-tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=("${ALL_TOOLS[@]}")
-total_start=$(now)
-need_build=0
-for t in "${tools[@]}"; do [ -f "$CACHE/$t-$(version_of "$t")/.built" ] || need_build=1; done
-if [ $need_build = 1 ]; then
-  # One build at a time per cache: several clones/engineers share it, and two builds of the same tool would swap
-  # its directory under each other (and halve the speed of both). A second caller waits, then finds it cached.
-  # A warm run takes no lock, so it never waits behind someone else's build of another tool.
-  exec 9>"$CACHE/.build.lock"
-  if ! flock -n 9; then
-    echo "==> another build-go-tools.sh holds $CACHE/.build.lock; waiting for it (up to 90 min) ..."
-    flock -w 5400 9 || { echo "build-go-tools: gave up waiting for $CACHE/.build.lock" >&2; exit 1; }
+# Everything runs from main, which bash has parsed completely before it starts: editing or `git pull`ing this
+# file during a long cold build then cannot make the running bash read half-changed lines.
+main() {
+  local t need_build tools=("$@")
+  [ ${#tools[@]} -gt 0 ] || tools=("${ALL_TOOLS[@]}")
+  total_start=$(now)
+  need_build=0
+  for t in "${tools[@]}"; do [ -f "$CACHE/$t-$(version_of "$t")/.built" ] || need_build=1; done
+  if [ $need_build = 1 ]; then
+    # One build at a time per cache: several clones/engineers share it, and two builds of the same tool would swap
+    # its directory under each other (and halve the speed of both). A second caller waits, then finds it cached.
+    # A warm run takes no lock, so it never waits behind someone else's build of another tool.
+    exec 9>"$CACHE/.build.lock"
+    if ! flock -n 9; then
+      echo "==> another build-go-tools.sh holds $CACHE/.build.lock; waiting for it (up to 90 min) ..."
+      flock -w 5400 9 || { echo "build-go-tools: gave up waiting for $CACHE/.build.lock" >&2; exit 1; }
+    fi
   fi
-fi
-for t in "${tools[@]}"; do build_one "$t"; done
-echo "==> Go tools ready in $(( $(now) - total_start ))s; binaries: $CACHE/bin (export PATH=$CACHE/bin:\$PATH)"
+  for t in "${tools[@]}"; do build_one "$t"; done
+  echo "==> Go tools ready in $(( $(now) - total_start ))s; binaries: $CACHE/bin (export PATH=$CACHE/bin:\$PATH)"
+}
+
+main "$@"
+exit $?
