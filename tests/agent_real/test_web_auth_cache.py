@@ -1,8 +1,8 @@
 """Basic auth must not cost a bcrypt hash per scrape (a unit test of the agent's check, no processes).
 
 process-exporter's exporter-toolkit remembers credentials it has verified, so an authenticated scrape costs what an
-open one does. The agent checked every request with crypt(3): one cost-10 bcrypt is ~0.06 CPU s, as much as a
-whole catch-all scrape of 2,000 processes (bench/README.md, `--basic-auth-cost`). This counts the hash
+open one does. The agent checked every request with crypt(3) until 5c8f24d: one cost-10 bcrypt is ~0.06 CPU s, as
+much as a whole catch-all scrape of 2,000 processes (bench/README.md, `--basic-auth-cost`). This counts the hash
 computations instead of timing them; a cached success must still never let a different password through.
 """
 
