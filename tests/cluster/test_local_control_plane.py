@@ -9,29 +9,18 @@ from __future__ import annotations
 
 import json
 import pathlib
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from localcluster import cluster as cluster_mod
 from localcluster.cluster import Cluster
+from localcluster.pytest_plugin import wait_for
 
 pytestmark = pytest.mark.cluster
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 
 
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.5) -> Any:
-    """Poll `check` until it returns something truthy (returned); fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
 def is_ready(node: dict[str, Any]) -> bool:

@@ -15,27 +15,22 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from localcluster.pytest_plugin import wait_for as cluster_wait_for
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CRD = ROOT / "crds" / "processmonitor.yaml"
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2) -> Any:
-    """Poll `check` until it returns something truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})", pytrace=False)
+    """The cluster plugin's poller with this suite's tighter defaults (the operator reacts within a second or two)."""
+    return cluster_wait_for(what, check, timeout, interval)
+
+
 
 
 def _free_port() -> int:

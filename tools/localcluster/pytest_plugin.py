@@ -36,7 +36,8 @@ import re
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -101,3 +102,18 @@ def namespace(kube_cluster: cluster_mod.Cluster, request: pytest.FixtureRequest)
         with contextlib.suppress(subprocess.TimeoutExpired):
             kube_cluster.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False,
                                  timeout=30)
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.5) -> Any:
+    """Poll `check` until it returns something truthy (returned); fail the test naming `what` after `timeout` s.
+
+    The API server and kwok act asynchronously, so cluster tests wait for a state rather than sleep.
+    """
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})", pytrace=False)
