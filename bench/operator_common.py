@@ -12,7 +12,6 @@ import json
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,14 +28,10 @@ os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT / "operator"), str(ROOT / "
                                             os.environ.get("PYTHONPATH", "")])
 
 from localcluster import cluster as cluster_mod  # noqa: E402
+from localcluster.ports import free_port  # noqa: E402
 
 GROUP_VERSION = "monitoring.process-monitor.dev/v1alpha1"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ExistingCluster:

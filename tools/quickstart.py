@@ -23,13 +23,14 @@ import contextlib
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from typing import TypeVar
+
+from localcluster.ports import free_port  # tools/ is this script's directory, first on sys.path
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 STATE = ROOT / ".cluster"
@@ -93,11 +94,6 @@ def run(argv: Sequence[str], *, timeout: float = 120, check: bool = True, quiet:
 def kubectl(*args: str, timeout: float = 60, check: bool = True, quiet: bool = False) -> str:
     return run([_tool("kubectl"), *args], timeout=timeout, check=check, quiet=quiet)
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def api_answers() -> bool:

@@ -8,7 +8,6 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from localcluster.ports import free_port
 
 pytestmark = pytest.mark.realproc
 
@@ -41,11 +41,6 @@ while time.time() < end:
     if x % 200000 == 0: time.sleep(0.01)
 """
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def parse(text: str) -> dict[str, float]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,17 +17,13 @@ import pytest
 import requests
 from agent_fakeproc import FakeProc
 from kubelet_volume import KubeletVolume
+from localcluster.ports import free_port
 from process_monitor_agent.watch import Watcher
 
 WEB_ONLY = "process_names:\n  - name: web\n    comm: [nginx]\n"
 WEB_AND_CACHE = WEB_ONLY + "  - name: cache\n    comm: [redis]\n"
 BAD_REGEX = WEB_AND_CACHE + "  - name: broken\n    cmdline: ['(']\n"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def metrics(base: str) -> dict[str, float]:

@@ -13,13 +13,13 @@ import http.client
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 
 import yaml
+from localcluster.ports import free_port  # re-exported: tests call exporters.free_port()
 
 from . import procs
 
@@ -98,11 +98,6 @@ def past_reuse_window() -> None:
     """Sleep past the agent's collection-reuse window, so the next scrape collects after what we just changed."""
     time.sleep(2 * AGENT_REUSE_WINDOW_S)
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_config(path: pathlib.Path, process_names: list[dict[str, object]]) -> pathlib.Path:

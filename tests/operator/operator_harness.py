@@ -12,7 +12,6 @@ import json
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -20,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from localcluster.ports import free_port
 from localcluster.pytest_plugin import wait_for as cluster_wait_for
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -32,11 +32,6 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0, interva
 
 
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class OperatorProcess:
@@ -52,7 +47,7 @@ class OperatorProcess:
         self.metrics_port = 0
 
     def start(self) -> None:
-        live, self.metrics_port = _free_port(), _free_port()
+        live, self.metrics_port = free_port(), free_port()
         argv = [sys.executable, "-m", "process_monitor_operator", "-n", self.namespace, "--verbose",
                 "--liveness-address", f"127.0.0.1:{live}", "--metrics-address", f"127.0.0.1:{self.metrics_port}",
                 "--resync-interval", "2", "--crd-check-interval", "2", "--apply-log", str(self.apply_log),

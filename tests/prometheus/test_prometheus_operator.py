@@ -16,7 +16,6 @@ import gzip
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
+from localcluster.ports import free_port
 from process_monitor_operator.render import RenderOptions, render_all, rules
 from process_monitor_operator.serialize import to_yaml
 
@@ -47,11 +47,6 @@ def _binary() -> pathlib.Path:
             pytest.skip(str(exc))
         pytest.fail(f"{exc} (run `make setup`)", pytrace=False)
 
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait(what: str, fn: Any, timeout: float, log: pathlib.Path | None = None) -> Any:
@@ -78,7 +73,7 @@ def monitoring_crds(kube_cluster: Any) -> None:
 @contextlib.contextmanager
 def _prometheus_operator(kube_cluster: Any, namespace: str, workdir: pathlib.Path) -> Iterator[pathlib.Path]:
     log = workdir / "prometheus-operator.log"
-    argv = [str(_binary()), f"--web.listen-address=127.0.0.1:{_free_port()}", f"--namespaces={namespace}",
+    argv = [str(_binary()), f"--web.listen-address=127.0.0.1:{free_port()}", f"--namespaces={namespace}",
             "--log-level=debug"]  # the API server comes from KUBECONFIG in kube_cluster.env()
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,

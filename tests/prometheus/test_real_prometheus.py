@@ -21,7 +21,6 @@ import json
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from collections.abc import Iterator
 
 import pytest
 import yaml
+from localcluster.ports import free_port
 from process_monitor_operator.render import dashboard, rules
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.realproc]
@@ -55,11 +55,6 @@ while time.monotonic() < end:          # ~50 % duty: 50 ms of arithmetic, 50 ms 
     time.sleep(0.05)
 """
 
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get(port: int, path: str, timeout: float = 10.0) -> tuple[int, bytes]:
@@ -160,7 +155,7 @@ def test_real_prometheus_scrapes_agent_with_rules(prometheus_bin: str, tmp_path:
     alerts = {"rules": [{"groupnames": ["busy", "never-running"], "minProcesses": {"count": 1, "for": "1s"},
                          "cpuPercent": {"above": 1000, "for": "1s"}}]}
     (tmp_path / "rules.yaml").write_text(rules.rules_file_text(alerts, "local", "pm-test"))
-    agent_port, pe_port, prom_port = _free_port(), _free_port(), _free_port()
+    agent_port, pe_port, prom_port = free_port(), free_port(), free_port()
 
     def target(port: int, node: str) -> dict:
         # The labels the ServiceMonitor/kubernetes_sd relabelling would attach in a cluster.

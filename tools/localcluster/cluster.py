@@ -30,7 +30,6 @@ import os
 import pathlib
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import time
@@ -41,6 +40,7 @@ from typing import Any
 
 from . import pki as pki_mod
 from . import tools
+from .ports import free_ports
 
 # Start order; `down` stops in reverse.
 COMPONENTS: tuple[str, ...] = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
@@ -247,18 +247,6 @@ def _log_tail(log_dir: pathlib.Path, name: str, lines: int = 25) -> str:
 
 # --- small helpers ------------------------------------------------------------------------------------------------
 
-def _free_ports(count: int) -> list[int]:
-    """Distinct free TCP ports on 127.0.0.1 (all sockets held open until every port is chosen)."""
-    socks = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 # No proxies ever: this cluster is on loopback only, and urllib would otherwise honour *_proxy variables.
@@ -521,7 +509,7 @@ def up(settings: Settings, *, progress: Callable[[str], None] = lambda _msg: Non
         log_dir = state_dir / "logs"
         shutil.rmtree(log_dir, ignore_errors=True)
         p = pki_mod.ensure_pki(state_dir / "pki")
-        ports = dict(zip(("etcd_client", "etcd_peer", "apiserver", "scheduler"), _free_ports(4), strict=True))
+        ports = dict(zip(("etcd_client", "etcd_peer", "apiserver", "scheduler"), free_ports(4), strict=True))
         server = f"https://127.0.0.1:{ports['apiserver']}"
         kubeconfig = state_dir / "kubeconfig"
         kubeconfig.write_text(kubeconfig_text(server, p))
