@@ -15,7 +15,7 @@ import pathlib
 import sys
 import time
 
-from . import cluster, tools
+from . import cluster, procs, tools
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"up": _up, "down": _down, "status": _status}[args.command]
     try:
         return handler(args)
-    except (cluster.ClusterError, tools.ToolNotBuiltError, OSError) as err:
+    except (procs.SupervisionError, tools.ToolNotBuiltError, OSError) as err:
         print(f"localcluster {args.command}: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -29,7 +29,6 @@ import json
 import os
 import pathlib
 import shutil
-import signal
 import ssl
 import subprocess
 import time
@@ -39,7 +38,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from . import pki as pki_mod
-from . import tools
+from . import procs, tools
 from .ports import free_ports
 
 # Start order; `down` stops in reverse.
@@ -60,8 +59,9 @@ KWOK_STAGES: tuple[str, ...] = (
 )
 
 
-class ClusterError(RuntimeError):
-    """The local control plane could not be started/stopped; the message says which component and why."""
+class ClusterError(procs.SupervisionError):
+    """The local control plane could not be started/stopped; the message says which component and why.
+    (A failed wait raises its base class, procs.SupervisionError: catch that one.)"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,103 +148,6 @@ def _run(argv: Sequence[str], *, env: Mapping[str, str], input: str | None, chec
     return proc
 
 
-# --- processes ---------------------------------------------------------------------------------------------------
-
-def _proc_starttime(pid: int) -> int | None:
-    """Kernel start time of `pid` (clock ticks since boot), or None if it is gone or a zombie."""
-    try:
-        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # comm may contain spaces/parens: fields after the last ')' start with state (field 3).
-    fields = stat[stat.rindex(")") + 2:].split()
-    if fields[0] in ("Z", "X"):
-        return None
-    return int(fields[19])
-
-
-def _alive(entry: Mapping[str, Any]) -> bool:
-    started = _proc_starttime(int(entry["pid"]))
-    return started is not None and started == int(entry["starttime"])
-
-
-# Popen handles of components this process started, so stopped children are reaped (no zombies in pytest).
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-
-
-def _set_pdeathsig() -> None:  # runs in the child between fork and exec
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
-def _spawn(name: str, argv: list[str], log_dir: pathlib.Path, die_with_parent: bool) -> dict[str, Any]:
-    log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / f"{name}.log", "ab") as log:
-        log.write(f"\n=== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting: {' '.join(argv)}\n".encode())
-        log.flush()
-        # Own session: Ctrl-C in the terminal that ran `make cluster-up` must not kill the cluster.
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, preexec_fn=_set_pdeathsig if die_with_parent else None)
-    _CHILDREN[proc.pid] = proc
-    starttime = _proc_starttime(proc.pid)
-    return {"pid": proc.pid, "starttime": starttime if starttime is not None else -1, "argv": argv}
-
-
-def _reap(pid: int) -> None:
-    proc = _CHILDREN.pop(pid, None)
-    if proc is not None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=1)
-
-
-def _poll_children() -> None:
-    for proc in list(_CHILDREN.values()):
-        proc.poll()  # reaps an exited child so _alive() sees it gone
-
-
-def _stop(entries: Sequence[tuple[str, Mapping[str, Any]]], timeout: float) -> list[str]:
-    """SIGTERM each live entry, wait up to `timeout`, SIGKILL the rest. Returns one line per component."""
-    report = []
-    live = [(n, e) for n, e in entries if _alive(e)]
-    for name, e in entries:
-        if not _alive(e):
-            report.append(f"{name}: not running")
-    for _name, e in live:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(int(e["pid"]), signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        _poll_children()
-        if not any(_alive(e) for _, e in live):
-            break
-        time.sleep(0.1)
-    for name, e in live:
-        pid = int(e["pid"])
-        _poll_children()
-        if _alive(e):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            kill_deadline = time.monotonic() + 5
-            while _alive(e) and time.monotonic() < kill_deadline:
-                _poll_children()
-                time.sleep(0.05)
-            report.append(f"{name}: killed (pid {pid}, SIGKILL after {timeout:.0f}s)")
-        else:
-            report.append(f"{name}: stopped (pid {pid})")
-        _reap(pid)
-    return report
-
-
-def _log_tail(log_dir: pathlib.Path, name: str, lines: int = 25) -> str:
-    try:
-        text = (log_dir / f"{name}.log").read_text(errors="replace").splitlines()
-    except OSError:
-        return "(no log)"
-    return "\n".join(text[-lines:])
-
-
 # --- small helpers ------------------------------------------------------------------------------------------------
 
 
@@ -271,24 +174,6 @@ def _tls_context(p: pki_mod.Pki) -> ssl.SSLContext:
     ctx = ssl.create_default_context(cafile=str(p.ca_crt))
     ctx.load_cert_chain(str(p.admin_crt), str(p.admin_key))
     return ctx
-
-
-def _wait(what: str, check: Callable[[], bool], timeout: float, *, watch: Sequence[tuple[str, dict[str, Any]]] = (),
-          log_dir: pathlib.Path | None = None, interval: float = 0.5) -> None:
-    """Poll `check` until true; fail early if a watched component exited; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        _poll_children()
-        for name, entry in watch:
-            if not _alive(entry):
-                tail = _log_tail(log_dir, name) if log_dir else ""
-                raise ClusterError(f"{name} exited while waiting for {what}; end of its log:\n{tail}")
-        if check():
-            return
-        if time.monotonic() >= deadline:
-            tails = "\n".join(f"--- {n} ---\n{_log_tail(log_dir, n, 10)}" for n, _ in watch) if log_dir else ""
-            raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}\n{tails}")
-        time.sleep(interval)
 
 
 @contextlib.contextmanager
@@ -443,7 +328,7 @@ def _cluster(state_dir: pathlib.Path, state: Mapping[str, Any], reused: bool) ->
 
 def _is_live(state_dir: pathlib.Path, state: Mapping[str, Any]) -> bool:
     comps = _components(state)
-    if len(comps) != len(COMPONENTS) or not all(_alive(e) for _, e in comps):
+    if len(comps) != len(COMPONENTS) or not all(procs.alive(e) for _, e in comps):
         return False
     p = pki_mod.Pki(state_dir / "pki")
     status, _ = _get(f"{state['server']}/readyz", _tls_context(p))
@@ -479,7 +364,7 @@ def _ensure_nodes(c: Cluster, count: int, state: dict[str, Any], timeout: float,
         ready = {n["metadata"]["name"] for n in items if _node_ready(n)}
         return set(names) <= ready
 
-    _wait(f"{len(names)} nodes Ready", all_ready, timeout + 0.2 * len(names), watch=watch, log_dir=c.log_dir,
+    procs.wait(f"{len(names)} nodes Ready", all_ready, timeout + 0.2 * len(names), watch=watch, log_dir=c.log_dir,
           interval=1.0)
     return dataclasses.replace(c, nodes=tuple(names))
 
@@ -501,7 +386,7 @@ def up(settings: Settings, *, progress: Callable[[str], None] = lambda _msg: Non
             return c
         if old is not None:
             progress("found a stale cluster state; stopping what is left of it")
-            _stop(list(reversed(_components(old))), settings.stop_timeout)
+            procs.stop(list(reversed(_components(old))), settings.stop_timeout)
         binaries = {name: tools.binary(name) for name in CLUSTER_BINARIES}
         stages_dir = tools.kwok_stages_dir()
         shutil.rmtree(state_dir / "etcd", ignore_errors=True)
@@ -522,7 +407,7 @@ def up(settings: Settings, *, progress: Callable[[str], None] = lambda _msg: Non
         def start(name: str) -> tuple[str, dict[str, Any]]:
             argv = component_argv(name, binary=binaries[name], state_dir=state_dir, p=p, ports=ports,
                                   kubeconfig=kubeconfig, stages_dir=stages_dir)
-            entry = _spawn(name, argv, log_dir, settings.die_with_parent)
+            entry = procs.spawn(name, argv, log_dir, settings.die_with_parent)
             state["processes"][name] = entry
             _save_state(state_dir, state)  # recorded at once, so `down` can stop a half-started cluster
             return name, entry
@@ -531,11 +416,11 @@ def up(settings: Settings, *, progress: Callable[[str], None] = lambda _msg: Non
         try:
             progress("starting etcd")
             etcd = start("etcd")
-            _wait("etcd /health", lambda: '"health":"true"' in _get(f"http://127.0.0.1:{ports['etcd_client']}/health")[1],
+            procs.wait("etcd /health", lambda: '"health":"true"' in _get(f"http://127.0.0.1:{ports['etcd_client']}/health")[1],
                   t, watch=[etcd], log_dir=log_dir)
             progress("starting kube-apiserver")
             api = start("kube-apiserver")
-            _wait("kube-apiserver /readyz", lambda: _get(f"{server}/readyz", ctx)[0] == 200, t,
+            procs.wait("kube-apiserver /readyz", lambda: _get(f"{server}/readyz", ctx)[0] == 200, t,
                   watch=[etcd, api], log_dir=log_dir)
             progress("starting kube-controller-manager, kube-scheduler, kwok")
             watch = [etcd, api, start("kube-controller-manager"), start("kube-scheduler"), start("kwok")]
@@ -547,9 +432,10 @@ def up(settings: Settings, *, progress: Callable[[str], None] = lambda _msg: Non
                 return c.kubectl("get", "serviceaccount", "default", "-n", "default", check=False,
                                  timeout=30).returncode == 0
 
-            _wait("the default ServiceAccount (kube-controller-manager)", default_sa, t, watch=watch, log_dir=log_dir)
+            procs.wait("the default ServiceAccount (kube-controller-manager)", default_sa, t, watch=watch,
+                       log_dir=log_dir)
         except BaseException:
-            _stop(list(reversed(_components(state))), settings.stop_timeout)
+            procs.stop(list(reversed(_components(state))), settings.stop_timeout)
             (state_dir / "state.json").unlink(missing_ok=True)
             raise
         return c
@@ -566,8 +452,8 @@ def down(state_dir: pathlib.Path, timeout: float = 10.0) -> list[str]:
             return [f"no cluster state in {state_dir}: nothing to stop"]
         comps = list(reversed(_components(state)))
         # Clients of etcd first (all at once), etcd last, so the apiserver shuts down against a live store.
-        report = _stop([x for x in comps if x[0] != "etcd"], timeout)
-        report += _stop([x for x in comps if x[0] == "etcd"], timeout)
+        report = procs.stop([x for x in comps if x[0] != "etcd"], timeout)
+        report += procs.stop([x for x in comps if x[0] == "etcd"], timeout)
         (state_dir / "state.json").unlink(missing_ok=True)
         shutil.rmtree(state_dir / "etcd", ignore_errors=True)
         return report
@@ -580,7 +466,7 @@ def status(state_dir: pathlib.Path) -> dict[str, Any]:
     state = _load_state(state_dir)
     if state is None:
         return {"running": False, "state_dir": str(state_dir), "components": {}, "nodes": [], "nodes_ready": None}
-    comps = {name: (f"running (pid {e['pid']})" if _alive(e) else "down") for name, e in _components(state)}
+    comps = {name: (f"running (pid {e['pid']})" if procs.alive(e) else "down") for name, e in _components(state)}
     live = _is_live(state_dir, state)
     ready = None
     if live:

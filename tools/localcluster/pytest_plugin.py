@@ -42,7 +42,7 @@ from typing import Any
 import pytest
 
 from . import cluster as cluster_mod
-from . import tools
+from . import procs, tools
 
 SKIP_ENV = "PM_SKIP_CLUSTER"
 NODES_ENV = "PM_CLUSTER_NODES"
@@ -66,7 +66,7 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cluster_m
     state_dir = tmp_path_factory.mktemp("kube-cluster")
     try:
         c = cluster_mod.up(cluster_mod.Settings(state_dir, nodes=nodes, die_with_parent=True))
-    except cluster_mod.ClusterError as err:
+    except procs.SupervisionError as err:
         pytest.fail(f"local control plane did not start (logs in {state_dir / 'logs'}): {err}", pytrace=False)
     old = os.environ.get("KUBECONFIG")
     os.environ["KUBECONFIG"] = str(c.kubeconfig)
