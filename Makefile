@@ -29,12 +29,13 @@ agent-once: ## run the agent once with the catch-all config and print the exposi
 # --- local control plane -------------------------------------------------------------------------------------
 .PHONY: tools cluster-up cluster-down cluster-status
 NODES ?= 3
+REAL_NODES ?= 0
 
 tools: ## build the Go tools pinned in tools/versions.env (cached in $(PM_TOOLS_CACHE); warm run does nothing)
 	bash tools/build-go-tools.sh
 
-cluster-up: ## start (or reuse) the local control plane on 127.0.0.1 with NODES fake nodes (default 3)
-	PYTHONPATH=tools $(PYTHON) -m localcluster up --nodes $(NODES) --state-dir .cluster
+cluster-up: ## start (or reuse) the local control plane on 127.0.0.1 with NODES fake nodes (default 3); REAL_NODES=1 adds a real kubelet node
+	PYTHONPATH=tools $(PYTHON) -m localcluster up --nodes $(NODES) --real-nodes $(REAL_NODES) --state-dir .cluster
 
 cluster-down: ## stop the local control plane started by cluster-up (each component by its PID)
 	PYTHONPATH=tools $(PYTHON) -m localcluster down --state-dir .cluster
@@ -66,9 +67,8 @@ quickstart-down: ## stop what `make quickstart` started (agent, operator, releas
 sync-crds: ## copy the canonical crds/processmonitor.yaml into the chart (a test checks they are identical)
 	cp crds/processmonitor.yaml charts/process-monitor/crds/processmonitor.yaml
 
-images: ## docker build both images (needs a Docker engine)
-	docker build -f Dockerfile.operator -t process-monitor-operator:dev .
-	docker build -f Dockerfile.agent -t process-monitor-agent:dev .
+images: ## build both images (docker build if a Docker engine answers, else buildah) and load them into the real node
+	PYTHONPATH=tools $(PYTHON) -m localcluster images --state-dir .cluster
 
 
 # --- prometheus ----------------------------------------------------------------------------------------------

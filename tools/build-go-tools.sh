@@ -2,7 +2,7 @@
 # Builds the Go tools the project runs (local control plane, helm, prometheus-operator, upstream process-exporter)
 # from the Go module proxy, at the versions pinned in tools/versions.env. Called by tools/setup.sh (`make setup`,
 # `make tools`); `tools/build-go-tools.sh [TOOL...]` builds only the named tools
-# (kubernetes etcd kwok helm prometheus-operator process-exporter promtool).
+# (kubernetes kubelet etcd kwok helm prometheus-operator process-exporter promtool).
 #
 # Each tool is built in its own throw-away wrapper module (a shared go.mod would let MVS move one tool's
 # dependencies for another), with the local toolchain only (GOTOOLCHAIN=local) and CGO off, version-stamped, into
@@ -20,7 +20,7 @@ export GOTOOLCHAIN=local CGO_ENABLED=0
 # A private GOFLAGS=-mod=vendor or similar from the caller would break the wrapper modules.
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 
-ALL_TOOLS=(process-exporter etcd kubernetes kwok helm prometheus-operator promtool)
+ALL_TOOLS=(process-exporter etcd kubernetes kubelet kwok helm prometheus-operator promtool)
 
 if ! command -v go >/dev/null 2>&1; then
   echo "build-go-tools: 'go' not found on PATH; install Go >= 1.26 (see README)" >&2
@@ -34,7 +34,7 @@ now() { date +%s; }
 # version_of TOOL -> pinned version from versions.env
 version_of() {
   case "$1" in
-    kubernetes) echo "$KUBERNETES_VERSION" ;;
+    kubernetes|kubelet) echo "$KUBERNETES_VERSION" ;;
     etcd) echo "$ETCD_VERSION" ;;
     kwok) echo "$KWOK_VERSION" ;;
     helm) echo "$HELM_VERSION" ;;
@@ -60,8 +60,11 @@ new_wrapper() {
   go mod init "local/pm-$1-bin" >/dev/null 2>&1
 }
 
-build_kubernetes() { # OUT VERSION
-  local out=$1 kv=$2 minor sv gomod m ldf p c=k8s.io/kubernetes/cmd
+# build_k8s OUT VERSION CMD...: k8s.io/kubernetes/cmd/<CMD> binaries at VERSION into OUT.
+build_k8s() {
+  local out=$1 kv=$2 minor sv gomod m ldf p c=k8s.io/kubernetes/cmd cmds=()
+  shift 2
+  for m in "$@"; do cmds+=("$c/$m"); done
   minor=$(echo "$kv" | cut -d. -f2); sv="v0.${kv#v1.}"
   new_wrapper kubernetes
   gomod=$(go mod download -json "k8s.io/kubernetes@$kv" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
@@ -70,15 +73,24 @@ build_kubernetes() { # OUT VERSION
   for m in $(sed -n 's#^[[:space:]]*\(k8s\.io/[^ ]*\) => \./staging/.*#\1#p' "$gomod"); do
     go mod edit -replace="$m=$m@$sv"
   done
-  go get "$c/kube-apiserver@$kv" "$c/kube-controller-manager@$kv" "$c/kube-scheduler@$kv" "$c/kubectl@$kv"
+  go get "${cmds[@]/%/@$kv}"
   # Same stamping as hack/lib/version.sh: without it /version and `kubectl version` say v0.0.0-master.
   ldf="-s -w"
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldf="$ldf -X $p.gitVersion=$kv -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
     ldf="$ldf -X $p.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   done
-  go build -trimpath -ldflags "$ldf" -o "$out/" \
-    "$c/kube-apiserver" "$c/kube-controller-manager" "$c/kube-scheduler" "$c/kubectl"
+  go build -trimpath -ldflags "$ldf" -o "$out/" "${cmds[@]}"
+}
+
+build_kubernetes() { # OUT VERSION
+  build_k8s "$1" "$2" kube-apiserver kube-controller-manager kube-scheduler kubectl
+}
+
+# The real node's kubelet (tools/localcluster/realnode.py). Its own cache directory, so adding it did not
+# invalidate existing kubernetes builds; on top of a warm kubernetes build it reuses the compiled packages (~35 s).
+build_kubelet() { # OUT VERSION
+  build_k8s "$1" "$2" kubelet
 }
 
 build_etcd() { # OUT VERSION

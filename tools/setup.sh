@@ -4,7 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(prometheus-process-exporter prometheus openssl)
+# The real node (tools/localcluster/realnode.py) and image builds without Docker (tools/images.py) need containerd,
+# runc, the loopback CNI plugin, buildah, debootstrap and a static libc for the pause binary.
+APT_PACKAGES=(prometheus-process-exporter prometheus openssl
+              containerd runc containernetworking-plugins buildah debootstrap gcc libc6-dev)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

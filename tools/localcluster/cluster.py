@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from . import pki as pki_mod
-from . import procs, tools
+from . import procs, realnode, tools
 from .ports import free_ports
 
 # Start order; `down` stops in reverse.
@@ -71,6 +71,7 @@ class Settings:
 
     state_dir: pathlib.Path
     nodes: int = 3
+    real_nodes: int = 0  # 0 or 1: a kubelet + containerd node (localcluster.realnode) beside the kwok nodes
     start_timeout: float = 180.0
     stop_timeout: float = 10.0
     die_with_parent: bool = False
@@ -86,6 +87,8 @@ class Cluster:
     bin_dir: pathlib.Path
     nodes: tuple[str, ...]
     reused: bool = False
+    real_node: str | None = None  # "real-node-0" when the real node runs
+    real_node_skipped: str | None = None  # why a requested real node is not there (one line)
 
     @property
     def log_dir(self) -> pathlib.Path:
@@ -286,6 +289,9 @@ def component_argv(name: str, *, binary: pathlib.Path, state_dir: pathlib.Path, 
                 f"--service-account-key-file={p.sa_pub}", f"--service-account-signing-key-file={p.sa_key}",
                 "--authorization-mode=Node,RBAC", f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--allow-privileged=true",
+                # logs/exec on the real node: the kubelet accepts clients signed by the cluster CA.
+                f"--kubelet-client-certificate={p.admin_crt}", f"--kubelet-client-key={p.admin_key}",
+                "--kubelet-preferred-address-types=InternalIP",
                 # CPU savers on small shared machines; neither changes API semantics tests rely on.
                 "--enable-priority-and-fairness=false", "--profiling=false"]
     if name == "kube-controller-manager":
@@ -322,8 +328,36 @@ def _link_bins(bin_dir: pathlib.Path) -> None:
 
 
 def _cluster(state_dir: pathlib.Path, state: Mapping[str, Any], reused: bool) -> Cluster:
+    real = state.get("real_node") or {}
     return Cluster(state_dir=state_dir, kubeconfig=state_dir / "kubeconfig", server=state["server"],
-                   bin_dir=state_dir / "bin", nodes=tuple(state.get("nodes", ())), reused=reused)
+                   bin_dir=state_dir / "bin", nodes=tuple(state.get("nodes", ())), reused=reused,
+                   real_node=real.get("node"), real_node_skipped=state.get("real_node_skipped"))
+
+
+def _real_node_alive(state: Mapping[str, Any]) -> bool:
+    comps = (state.get("real_node") or {}).get("processes", {})
+    return bool(comps) and all(procs.alive(e) for e in comps.values())
+
+
+def _ensure_real_node(c: Cluster, settings: Settings, state: dict[str, Any],
+                      progress: Callable[[str], None]) -> Cluster:
+    """Start the real node if asked for and not running; a host that cannot run it gets a one-line reason."""
+    if settings.real_nodes < 1 or _real_node_alive(state):
+        return _cluster(c.state_dir, state, c.reused)
+    if state.get("real_node"):
+        progress("the real node's kubelet or containerd died; cleaning up and starting it again")
+        realnode.stop(state.pop("real_node"), settings.stop_timeout)
+    reason = realnode.preflight(c.state_dir)
+    if reason:
+        progress(f"real node skipped: {reason}; the cluster has kwok nodes only")
+        state["real_node_skipped"] = reason
+    else:
+        state.pop("real_node_skipped", None)
+        state["real_node"] = realnode.start(c.state_dir, c.server, pki_mod.Pki(c.state_dir / "pki"), c.kubectl,
+                                            timeout=settings.start_timeout,
+                                            die_with_parent=settings.die_with_parent, progress=progress)
+    _save_state(c.state_dir, state)
+    return _cluster(c.state_dir, state, c.reused)
 
 
 def _is_live(state_dir: pathlib.Path, state: Mapping[str, Any]) -> bool:
@@ -373,6 +407,10 @@ def up(settings: Settings, *, progress: Callable[[str], None] = lambda _msg: Non
     """Start a cluster in settings.state_dir, or reuse the live one there (adding nodes up to settings.nodes)."""
     if not 1 <= settings.nodes <= MAX_NODES:
         raise ClusterError(f"--nodes must be between 1 and {MAX_NODES}, got {settings.nodes}")
+    if not 0 <= settings.real_nodes <= 1:
+        raise ClusterError(f"--real-nodes {settings.real_nodes}: one kubelet fits per machine (its ports "
+                           f"{realnode.KUBELET_PORT}/{realnode.KUBELET_HEALTHZ_PORT} and device-plugin socket are "
+                           "fixed), so 0 or 1")
     state_dir = settings.state_dir.resolve()
     with _locked(state_dir, settings.start_timeout):
         old = _load_state(state_dir)
@@ -383,7 +421,7 @@ def up(settings: Settings, *, progress: Callable[[str], None] = lambda _msg: Non
             if len(c.nodes) < settings.nodes:
                 progress(f"adding nodes up to {settings.nodes}")
                 c = _ensure_nodes(c, settings.nodes, old, settings.start_timeout, _components(old))
-            return c
+            return _ensure_real_node(c, settings, old, progress)
         if old is not None:
             progress("found a stale cluster state; stopping what is left of it")
             procs.stop(list(reversed(_components(old))), settings.stop_timeout)
@@ -434,7 +472,10 @@ def up(settings: Settings, *, progress: Callable[[str], None] = lambda _msg: Non
 
             procs.wait("the default ServiceAccount (kube-controller-manager)", default_sa, t, watch=watch,
                        log_dir=log_dir)
+            c = _ensure_real_node(c, settings, state, progress)
         except BaseException:
+            if state.get("real_node"):
+                realnode.stop(state["real_node"], settings.stop_timeout)
             procs.stop(list(reversed(_components(state))), settings.stop_timeout)
             (state_dir / "state.json").unlink(missing_ok=True)
             raise
@@ -450,13 +491,22 @@ def down(state_dir: pathlib.Path, timeout: float = 10.0) -> list[str]:
         state = _load_state(state_dir)
         if state is None:
             return [f"no cluster state in {state_dir}: nothing to stop"]
+        report = realnode.stop(state["real_node"], timeout) if state.get("real_node") else []
         comps = list(reversed(_components(state)))
         # Clients of etcd first (all at once), etcd last, so the apiserver shuts down against a live store.
-        report = procs.stop([x for x in comps if x[0] != "etcd"], timeout)
+        report += procs.stop([x for x in comps if x[0] != "etcd"], timeout)
         report += procs.stop([x for x in comps if x[0] == "etcd"], timeout)
         (state_dir / "state.json").unlink(missing_ok=True)
         shutil.rmtree(state_dir / "etcd", ignore_errors=True)
         return report
+
+
+def real_node_ctr(state_dir: pathlib.Path) -> list[str] | None:
+    """`ctr` argv for the live real node of the cluster in state_dir, or None when none runs there."""
+    state = _load_state(state_dir.resolve())
+    if state is None or not _real_node_alive(state):
+        return None
+    return realnode.ctr_argv(realnode.Paths(pathlib.Path(state["real_node"]["root"])))
 
 
 def status(state_dir: pathlib.Path) -> dict[str, Any]:
@@ -467,13 +517,21 @@ def status(state_dir: pathlib.Path) -> dict[str, Any]:
     if state is None:
         return {"running": False, "state_dir": str(state_dir), "components": {}, "nodes": [], "nodes_ready": None}
     comps = {name: (f"running (pid {e['pid']})" if procs.alive(e) else "down") for name, e in _components(state)}
+    real = state.get("real_node") or {}
+    for name, e in real.get("processes", {}).items():
+        comps[f"{name} ({real['node']})"] = f"running (pid {e['pid']})" if procs.alive(e) else "down"
     live = _is_live(state_dir, state)
     ready = None
+    runtime = None
     if live:
         c = _cluster(state_dir, state, reused=True)
         try:
             ready = sum(1 for n in c.get_json("nodes", timeout=20)["items"] if _node_ready(n))
         except (subprocess.SubprocessError, ValueError):
             ready = None
+        if real:
+            runtime = realnode.runtime_version(c.kubectl)
     return {"running": live, "state_dir": str(state_dir), "server": state.get("server"), "components": comps,
-            "nodes": state.get("nodes", []), "nodes_ready": ready, "kubeconfig": str(state_dir / "kubeconfig")}
+            "nodes": state.get("nodes", []), "nodes_ready": ready, "kubeconfig": str(state_dir / "kubeconfig"),
+            "real_node": real.get("node"), "real_node_runtime": runtime,
+            "real_node_skipped": state.get("real_node_skipped")}

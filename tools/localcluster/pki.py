@@ -119,3 +119,14 @@ def ensure_pki(directory: pathlib.Path, days: int = 30) -> Pki:
     _ec_key(pki.sa_key, directory)
     _openssl(["pkey", "-in", str(pki.sa_key), "-pubout", "-out", str(pki.sa_pub)], directory, "the SA public key")
     return pki
+
+
+def ensure_node_client(pki: Pki, node: str, days: int = 30) -> tuple[pathlib.Path, pathlib.Path]:
+    """A kubelet's client certificate (CN=system:node:<node>, O=system:nodes), so the real node is authorized by the
+    Node authorizer like any kubelet; returns (crt, key). Made once per node name."""
+    name = f"node-{node}"
+    crt, key = pki.directory / f"{name}.crt", pki.directory / f"{name}.key"
+    if not (crt.is_file() and key.is_file()):
+        _leaf(pki, name, f"/O=system:nodes/CN=system:node:{node}",
+              ["basicConstraints=CA:FALSE", "keyUsage=critical,digitalSignature", "extendedKeyUsage=clientAuth"], days)
+    return crt, key

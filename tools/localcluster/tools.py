@@ -22,6 +22,7 @@ _BINARIES: dict[str, tuple[str, str]] = {
     "kube-controller-manager": ("kubernetes", "KUBERNETES_VERSION"),
     "kube-scheduler": ("kubernetes", "KUBERNETES_VERSION"),
     "kubectl": ("kubernetes", "KUBERNETES_VERSION"),
+    "kubelet": ("kubelet", "KUBERNETES_VERSION"),
     "etcd": ("etcd", "ETCD_VERSION"),
     "kwok": ("kwok", "KWOK_VERSION"),
     "helm": ("helm", "HELM_VERSION"),
