@@ -123,6 +123,19 @@ class Api:
         await self.client.patch(res.Status, name, {"status": status}, namespace=namespace,
                                 patch_type=PatchType.MERGE)
 
+    async def last_failed_create(self, namespace: str, daemonset: str) -> str | None:
+        """The message of the newest FailedCreate Event of DaemonSet `daemonset` (the DaemonSet controller's report
+        of a pod the API server refused, e.g. by Pod Security admission), or None. A read, never a write."""
+        self.metrics.api_call("list", "Event")
+        fields = {"involvedObject.kind": "DaemonSet", "involvedObject.name": daemonset, "reason": "FailedCreate"}
+        newest: tuple[str, str] | None = None
+        async for ev in self.client.list(resource("v1", "Event", "events"), namespace=namespace, fields=fields):
+            when = str(ev.get("lastTimestamp") or ev.get("eventTime") or (ev.get("metadata") or {}).get(
+                "creationTimestamp") or "")
+            if newest is None or when >= newest[0]:
+                newest = (when, str(ev.get("message") or ""))
+        return newest[1] if newest else None
+
     async def get_crd(self, name: str) -> bool:
         """Whether the CustomResourceDefinition `name` exists (and is established)."""
         self.metrics.api_call("get", "CustomResourceDefinition")

@@ -24,8 +24,10 @@ RULES: list[dict[str, Any]] = [
     {"apiGroups": ["apps"], "resources": ["daemonsets"], "verbs": _CHILD_VERBS},
     {"apiGroups": ["monitoring.coreos.com"], "resources": ["servicemonitors", "podmonitors", "prometheusrules"],
      "verbs": _CHILD_VERBS},
-    # Events about ProcessMonitors (kopf posts core/v1 Events).
-    {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+    # Events about ProcessMonitors (kopf posts core/v1 Events); `list` reads the DaemonSet controller's FailedCreate
+    # Events, so a Pod Security rejection of the agent pods shows in the ProcessMonitor's status.
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch", "list"]},
+    {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
     # kopf's resource scanning, and noticing when prometheus-operator's CRDs get installed.
     {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"],
      "verbs": ["get", "list", "watch"]},

@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 Key = tuple[str, str]  # (namespace, name)
 EventPoster = Callable[[dict[str, Any], str, str, str], None]  # (body, type, reason, message)
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+# While the agent DaemonSet lacks pods it wants, look again this often for the reason (the controller's Events do
+# not change the DaemonSet, so no watch event would bring us back).
+MISSING_PODS_RECHECK = 5.0
 PERMANENT_CODES = frozenset({400, 422})
 
 
@@ -178,6 +181,9 @@ class Reconciler:
             obs.skipped = render.skipped(src, options)
             obs.required_missing = render.required_missing(src, options)
             result = await self._apply_all(key, src, options, obs, written)
+            if result == "ok" and st.missing_pods(obs.daemonset):
+                obs.pods_rejected = await self._pods_rejected(key)
+                self.trigger(key, delay=MISSING_PODS_RECHECK)
         else:
             obs.daemonset = self.applier.cache.get(("apps/v1", "DaemonSet", key[0], child_name(key[1])))
         prev_uid, prev = self._written.get(key, ("", None))
@@ -225,6 +231,13 @@ class Reconciler:
             return "error"
         self._failures.pop(key, None)
         return "ok"
+
+    async def _pods_rejected(self, key: Key) -> str | None:
+        try:
+            return await self.api.last_failed_create(key[0], child_name(key[1]))
+        except (ApiError, httpx.HTTPError, OSError) as exc:
+            log.warning("%s/%s: cannot read the agent DaemonSet's events: %s", *key, exc)
+            return None
 
     async def _prune(self, src: Any, manifests: list[dict[str, Any]]) -> None:
         """Delete children of this ProcessMonitor that the renderer no longer produces (e.g. ServiceMonitor off)."""

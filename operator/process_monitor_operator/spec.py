@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
         "imagePullPolicy": "IfNotPresent",
         "port": c.DEFAULT_PORT,
         "securityMode": "full",
+        "hostNetwork": False,
         "nodeSelector": {"kubernetes.io/os": "linux"},
         # Tolerate every taint, as the seed article's DaemonSet does: process monitoring wants every node.
         "tolerations": [{"operator": "Exists"}],

@@ -3,7 +3,9 @@
 Pure: `compute(...)` builds the status from what the reconcile found; `conditions_equal` lets the reconciler skip
 a write when nothing changed. The conditions follow kstatus (cli-utils) so kubectl wait, Flux and Argo CD (with the
 health check in docs/argocd-health.md) read them correctly:
-- spec invalid, apply rejected, or a requested CRD missing -> Stalled=True (kstatus: Failed), Ready=False;
+- spec invalid, apply rejected, a requested CRD missing, or the agent pods rejected at admission (e.g. Pod Security
+  `baseline`/`restricted` enforced on the namespace: the agent needs hostPID) -> Stalled=True (kstatus: Failed),
+  Ready=False;
 - children applied, agents rolling out (or a transient API error) -> Reconciling=True (InProgress), Ready=False;
 - everything applied and every desired agent updated and ready -> Ready=True, Reconciling=False, Stalled=False.
 `observedGeneration` is the ProcessMonitor generation this status describes. Called by `reconcile`.
@@ -28,6 +30,7 @@ class Observed:
     skipped: list[str] = field(default_factory=list)
     required_missing: list[str] = field(default_factory=list)
     daemonset: dict[str, Any] | None = None
+    pods_rejected: str | None = None  # the admission message of the DaemonSet's last FailedCreate Event
 
 
 def now_iso() -> str:
@@ -60,6 +63,12 @@ def rollout_done(daemonset: dict[str, Any] | None) -> tuple[bool, str]:
     return True, f"{a['ready']}/{a['desired']} agents ready"
 
 
+def missing_pods(daemonset: dict[str, Any] | None) -> bool:
+    """Whether the DaemonSet wants pods it has not managed to create (the case admission rejections produce)."""
+    st = (daemonset or {}).get("status") or {}
+    return int(st.get("currentNumberScheduled") or 0) < int(st.get("desiredNumberScheduled") or 0)
+
+
 def _condition(type_: str, status: bool, reason: str, message: str, generation: int | None) -> dict[str, Any]:
     cond: dict[str, Any] = {"type": type_, "status": "True" if status else "False", "reason": reason,
                             "message": message}
@@ -87,6 +96,10 @@ def compute(obs: Observed, old: dict[str, Any] | None) -> dict[str, Any]:
         kinds = ", ".join(obs.required_missing)
         msg = f"{kinds} requested (mode on) but its CRD is not installed; other children applied. {notes}".strip()
         stalled, reconciling, ready = (True, "MissingCRD", msg), (False, "MissingCRD", msg), (False, "MissingCRD", msg)
+    elif obs.pods_rejected:
+        msg = f"agent pods rejected: {obs.pods_rejected}"
+        stalled, reconciling, ready = (True, "PodsRejected", msg), (False, "PodsRejected", msg), (
+            False, "PodsRejected", msg)
     else:
         done, rollout = rollout_done(obs.daemonset)
         msg = f"{rollout}; {notes}" if notes else rollout

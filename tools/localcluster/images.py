@@ -235,7 +235,7 @@ def _build_app(b: Buildah, name: str, dockerfile: str, base: str, cache: pathlib
     if after != before or not out.exists():
         b.push_archive(name, out)
     # Dangling images of earlier builds would otherwise pile up in the cache on every change.
-    b("image", "prune", "-f", step="prune dangling images", timeout=300)
+    b("rmi", "--prune", step="prune dangling images", timeout=300)
     progress(f"{name}: ready in {time.monotonic() - start:.0f}s ({'rebuilt' if after != before else 'unchanged'})")
     return out
 

@@ -105,6 +105,11 @@ def pod_template(src: Source, options: RenderOptions) -> dict[str, Any]:
         "nodeSelector": agent["nodeSelector"],
         "tolerations": agent["tolerations"],
     }
+    if agent["hostNetwork"]:
+        # The node's network: the agent listens on the node's address (probes and scrapes reach it there); the
+        # cluster DNS stays usable from the host network.
+        spec["hostNetwork"] = True
+        spec["dnsPolicy"] = "ClusterFirstWithHostNet"
     if agent.get("affinity"):
         spec["affinity"] = agent["affinity"]
     if agent.get("priorityClassName"):
