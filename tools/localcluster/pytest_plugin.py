@@ -23,6 +23,15 @@ Registered from tests/conftest.py with `pytest_plugins = ["localcluster.pytest_p
     A new namespace with a unique name (its `default` ServiceAccount already present), deleted after the test
     without waiting for the deletion to finish.
 
+`real_cluster` (session scope) -> localcluster.cluster.Cluster
+    A second fresh cluster with one kwok node and the REAL node `real-node-0` (kubelet + containerd + runc,
+    localcluster.realnode), with the agent and operator images built (localcluster.images, cached) and loaded
+    into its containerd. Only hostNetwork pods run there; reach them at 127.0.0.1. `.real_node` is the node name.
+    One kubelet fits per machine, so the session shares this one; tests clean up what they create on it.
+    Where this host cannot run a real node, the fixture skips with the one-line reason, or FAILS when
+    `PM_REQUIRE_REAL_NODE=1` (.ci/run sets it, so CI never passes without the real-node layer).
+    Tests using it get the `realnode` marker.
+
 If the Go tools are not built, the fixtures FAIL with a message saying to run `make setup`; with environment
 `PM_SKIP_CLUSTER=1` they skip instead (for developers who have not built the tools yet). Pods never really run
 in this cluster (kwok marks them Running); pod and Service IPs are fiction: never connect to them.
@@ -46,12 +55,16 @@ from . import procs, tools
 
 SKIP_ENV = "PM_SKIP_CLUSTER"
 NODES_ENV = "PM_CLUSTER_NODES"
+REQUIRE_REAL_ENV = "PM_REQUIRE_REAL_NODE"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if {"kube_cluster", "namespace"} & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if {"kube_cluster", "namespace", "real_cluster"} & fixtures:
             item.add_marker(pytest.mark.cluster)
+        if "real_cluster" in fixtures:
+            item.add_marker(pytest.mark.realnode)
 
 
 @pytest.fixture(scope="session")
@@ -77,6 +90,47 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cluster_m
             os.environ.pop("KUBECONFIG", None)
         else:
             os.environ["KUBECONFIG"] = old
+        cluster_mod.down(state_dir)
+
+
+def _skip_or_fail(reason: str) -> None:
+    if os.environ.get(REQUIRE_REAL_ENV) == "1":
+        pytest.fail(f"real node required ({REQUIRE_REAL_ENV}=1) but: {reason}", pytrace=False)
+    pytest.skip(f"no real node: {reason}")
+
+
+@pytest.fixture(scope="session")
+def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cluster_mod.Cluster]:
+    from . import images, realnode
+
+    if os.environ.get(SKIP_ENV) == "1":
+        pytest.skip(f"{SKIP_ENV}=1: local control plane tests skipped")
+    missing = tools.missing(cluster_mod.CLUSTER_BINARIES)
+    if missing:
+        pytest.fail(f"local control plane tools not built: {', '.join(missing)}. Run `make setup`.", pytrace=False)
+    state_dir = tmp_path_factory.mktemp("real-cluster")
+    reason = realnode.preflight(state_dir)
+    if reason:
+        _skip_or_fail(reason)
+    try:
+        built = images.build()
+    except images.ImageError as err:
+        pytest.fail(f"images did not build: {err}", pytrace=False)
+    if built.builder == "docker":
+        _skip_or_fail("images were built by Docker; the real-node layer loads buildah's OCI archives")
+    try:
+        c = cluster_mod.up(cluster_mod.Settings(state_dir, nodes=1, real_nodes=1, die_with_parent=True))
+    except procs.SupervisionError as err:
+        pytest.fail(f"cluster with a real node did not start (logs in {state_dir / 'logs'}): {err}", pytrace=False)
+    try:
+        if c.real_node is None:
+            _skip_or_fail(c.real_node_skipped or "the real node did not start")
+        ctr = cluster_mod.real_node_ctr(state_dir)
+        assert ctr is not None
+        for name, archive in built.archives.items():
+            images.import_archive(ctr, archive, name)
+        yield c
+    finally:
         cluster_mod.down(state_dir)
 
 

@@ -1,0 +1,64 @@
+"""Fixtures for the real-node layer: the chart's operator as a pod on real-node-0, namespaces for agents.
+
+`real_cluster` (localcluster.pytest_plugin) gives a cluster with one kwok node and the real node, our images loaded.
+`operator_release` installs charts/process-monitor once per session with the operator image, its own
+ServiceAccount and RBAC, hostNetwork and the API server at 127.0.0.1 (this cluster has no pod network and its
+`kubernetes` Service IP is fiction). `agent_namespace` gives each test a namespace at Pod Security `privileged`
+(what the agent needs) and, afterwards, deletes it and waits until none of its pods is left on the real node.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from localcluster.cluster import Cluster
+from localcluster.ports import free_port
+from realnode_helpers import OPERATOR_NS, RELEASE, ROOT, pods_on_real_node, wait_for
+
+
+@pytest.fixture(scope="session")
+def operator_release(real_cluster: Cluster) -> Iterator[dict[str, Any]]:
+    c = real_cluster
+    c.kubectl("create", "namespace", OPERATOR_NS)
+    # hostNetwork is forbidden by `baseline` and `restricted`: this namespace must allow it here (no pod network).
+    c.kubectl("label", "namespace", OPERATOR_NS, "pod-security.kubernetes.io/enforce=privileged")
+    api_port = c.server.rsplit(":", 1)[1]
+    values = {
+        "image": {"repository": "localhost/process-monitor-operator", "tag": "dev", "pullPolicy": "Never"},
+        "agentImage": {"repository": "localhost/process-monitor-agent", "tag": "dev"},
+        "hostNetwork": True,
+        "apiServer": {"host": "127.0.0.1", "port": api_port},
+        "nodeSelector": {"kubernetes.io/hostname": c.real_node},
+        "operator": {"probePort": free_port(), "metricsPort": free_port(), "logLevel": "verbose",
+                     # seconds between level-based resyncs (default 60): short, so drift tests stay short
+                     "extraArgs": ["--resync-interval=10", "--crd-check-interval=10"]},
+        "metrics": {"service": {"enabled": False}},
+        "tests": {"enabled": False},
+    }
+    c.helm("install", RELEASE, str(ROOT / "charts" / "process-monitor"), "--namespace", OPERATOR_NS,
+           "-f", "-", "--wait", "--timeout", "4m", input=json.dumps(values), timeout=300)
+    try:
+        yield values
+    finally:
+        c.helm("uninstall", RELEASE, "--namespace", OPERATOR_NS, "--wait", "--timeout", "2m", check=False,
+               timeout=180)
+        c.kubectl("delete", "namespace", OPERATOR_NS, "--wait=false", "--ignore-not-found", check=False)
+
+
+@pytest.fixture
+def agent_namespace(real_cluster: Cluster, operator_release: dict[str, Any]) -> Iterator[str]:
+    c = real_cluster
+    name = f"pm-agents-{uuid.uuid4().hex[:6]}"
+    c.kubectl("create", "namespace", name)
+    c.kubectl("label", "namespace", name, "pod-security.kubernetes.io/enforce=privileged")
+    wait_for("the namespace's default ServiceAccount",
+             lambda: c.kubectl("get", "sa", "default", "-n", name, check=False).returncode == 0, 30)
+    try:
+        yield name
+    finally:
+        c.kubectl("delete", "namespace", name, "--wait=false", check=False)
+        wait_for(f"pods of {name} gone from the real node", lambda: not pods_on_real_node(c, name), 90, 1.0)
