@@ -58,10 +58,10 @@ operator-bench: ## operator: apply->Ready latency and steady-state writes (RSS b
 
 # --- packaging / quick start ---------------------------------------------------------------------------------
 .PHONY: quickstart-down sync-crds images
-quickstart: setup ## fresh machine: local control plane, chart, operator on the host, one real agent, real metrics
+quickstart: setup ## fresh machine: local cluster with a real node, images, chart; operator and agent run as real pods
 	$(PYTHON) tools/quickstart.py up
 
-quickstart-down: ## stop what `make quickstart` started (agent, operator, release) and the local control plane
+quickstart-down: ## uninstall the quick start's release and stop the local control plane and its real node
 	$(PYTHON) tools/quickstart.py down
 
 sync-crds: ## copy the canonical crds/processmonitor.yaml into the chart (a test checks they are identical)

@@ -1,28 +1,28 @@
-"""`make quickstart`: the whole product on one machine, with progress output, in a few minutes.
+"""`make quickstart`: the whole product on real pods on one machine, with progress output.
 
 Called by the Makefile (`make quickstart` runs `make setup` first, then `python3 tools/quickstart.py up`;
 `make quickstart-down` runs `... down`). Steps of `up`:
 
-1. start the local control plane (`make cluster-up`: etcd, kube-apiserver, controller-manager, scheduler and kwok
-   fake nodes on 127.0.0.1) unless it already answers;
-2. `helm upgrade --install` the chart (CRD, RBAC, operator Deployment; kwok reports its pod Running, it runs nothing);
-3. run the real operator on this host against that API server (background, log in .cluster/quickstart/);
-4. apply examples/namespace.yaml and examples/catch-all.yaml and wait for the ProcessMonitor's status;
-5. read back the ConfigMap the operator rendered and run ONE real agent on this host's /proc with it, on
-   127.0.0.1 and a free port (the DaemonSet's pods on kwok nodes are fiction);
-6. print `kubectl get pmon` and a few real metric lines.
+1. start the local control plane with 2 kwok nodes and the real node real-node-0 (kubelet + containerd + runc,
+   `make cluster-up REAL_NODES=1`) unless it already runs;
+2. build the agent and operator images (buildah from our Dockerfiles, or docker where an engine answers; cached)
+   and load them into the real node (`make images`);
+3. `helm upgrade --install` the chart: the operator Deployment runs on real-node-0 from the operator image, with its
+   own ServiceAccount and RBAC, hostNetwork and the API server at 127.0.0.1 (no pod network here);
+4. apply examples/namespace.yaml, examples/local/processmonitor.yaml (catch-all, agent on the node's network) and
+   examples/local/demo-workload.yaml (a pod running two `demo-worker` processes);
+5. wait for the agent pod on real-node-0 and the ProcessMonitor's Ready condition;
+6. print `kubectl get pmon` and metric lines read from that agent at 127.0.0.1, the pod's processes among them.
 
-Every wait is bounded; all traffic stays on 127.0.0.1. `down` stops the agent and the operator by their recorded
-pids, uninstalls the release and stops the control plane.
+Every wait is bounded; all traffic stays on 127.0.0.1. `down` uninstalls the release and stops the control plane and
+the real node (every container, mount and cgroup it made).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import pathlib
-import signal
 import subprocess
 import sys
 import time
@@ -30,7 +30,8 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from localcluster.ports import free_port  # tools/ is this script's directory, first on sys.path
+import yaml
+from localcluster.ports import port_free  # tools/ is this script's directory, first on sys.path
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 STATE = ROOT / ".cluster"
@@ -41,6 +42,9 @@ RELEASE_NS = "process-monitor"
 PM_NS = "monitoring"
 PM_NAME = "all-processes"
 PARENT_LABEL = "monitoring.process-monitor.dev/processmonitor"
+REAL_NODE = "real-node-0"
+AGENT_PORT = 9256
+STEPS = 6
 T = TypeVar("T")
 
 
@@ -78,10 +82,12 @@ def stream(argv: Sequence[str], *, timeout: float) -> None:
         raise QuickstartError(f"failed ({code}): {' '.join(argv)}")
 
 
-def run(argv: Sequence[str], *, timeout: float = 120, check: bool = True, quiet: bool = False) -> str:
+def run(argv: Sequence[str], *, timeout: float = 120, check: bool = True, quiet: bool = False,
+        input_text: str | None = None) -> str:
     """Run a command with the quickstart's KUBECONFIG; return stdout, raise QuickstartError on failure."""
     try:
-        proc = subprocess.run(list(argv), env=_env(), cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(list(argv), env=_env(), cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                              input=input_text)
     except subprocess.TimeoutExpired as exc:
         raise QuickstartError(f"timed out after {timeout:.0f}s: {' '.join(argv)}") from exc
     if check and proc.returncode != 0:
@@ -118,36 +124,6 @@ def wait_for(what: str, probe: Callable[[], T], timeout: float, interval: float 
     raise QuickstartError(f"gave up waiting {timeout:.0f}s for {what} (last: {last!r})")
 
 
-def start_background(name: str, argv: Sequence[str]) -> subprocess.Popen[bytes]:
-    """Start a long-running process with its output in .cluster/quickstart/<name>.log and its pid recorded."""
-    QS.mkdir(parents=True, exist_ok=True)
-    log = open(QS / f"{name}.log", "wb")  # noqa: SIM115 - handed to the child, closed when we exit
-    proc = subprocess.Popen(list(argv), env=_env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    (QS / f"{name}.pid").write_text(str(proc.pid))
-    return proc
-
-
-def stop_recorded(name: str) -> None:
-    """Stop a process started by start_background, by its recorded pid (only if it is still ours)."""
-    pidfile = QS / f"{name}.pid"
-    if not pidfile.exists():
-        return
-    pid = int(pidfile.read_text().strip())
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        cmdline = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
-        if b"process_monitor" in cmdline:
-            os.killpg(pid, signal.SIGTERM)
-            for _ in range(50):
-                if not pathlib.Path(f"/proc/{pid}").exists():
-                    break
-                time.sleep(0.1)
-            else:
-                os.killpg(pid, signal.SIGKILL)
-            say("down", f"stopped {name} (pid {pid})")
-    pidfile.unlink(missing_ok=True)
-
-
 def metric_lines(text: str, names: Sequence[str], limit: int, contains: str = "") -> list[str]:
     """The first `limit` sample lines of the named metrics (containing `contains`), largest values first."""
     samples: list[tuple[float, str]] = []
@@ -165,92 +141,121 @@ def metric_lines(text: str, names: Sequence[str], limit: int, contains: str = ""
     return [line for _, line in samples[:limit]]
 
 
+def step(n: int, text: str) -> None:
+    say(f"{n}/{STEPS}", text)
+
+
+def chart_values(server: str) -> dict[str, object]:
+    """Values for the chart on this machine's real node (ordinary, documented chart values)."""
+    return {
+        "image": {"repository": "localhost/process-monitor-operator", "tag": "dev", "pullPolicy": "Never"},
+        "agentImage": {"repository": "localhost/process-monitor-agent", "tag": "dev"},
+        "hostNetwork": True,
+        "apiServer": {"host": "127.0.0.1", "port": server.rsplit(":", 1)[1]},
+        "nodeSelector": {"kubernetes.io/hostname": REAL_NODE},
+        # hostNetwork opens these on the host; ports other local services are unlikely to hold
+        "operator": {"probePort": 18080, "metricsPort": 18081},
+        "metrics": {"service": {"enabled": False}},
+    }
+
+
+def pods_on_real_node(namespace: str, selector: str) -> list[dict[str, object]]:
+    import json
+
+    out = kubectl("-n", namespace, "get", "pods", "-l", selector, "--field-selector", f"spec.nodeName={REAL_NODE}",
+                  "-o", "json", check=False, quiet=True)
+    try:
+        return [p for p in json.loads(out)["items"] if not p["metadata"].get("deletionTimestamp")]
+    except (ValueError, KeyError):
+        return []
+
+
+def pod_ready(pod: dict[str, object]) -> bool:
+    conds = pod.get("status", {}).get("conditions", [])  # type: ignore[union-attr]
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds)
+
+
 def up() -> None:
     started = time.monotonic()
     QS.mkdir(parents=True, exist_ok=True)
 
-    say("1/6", "local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok) on 127.0.0.1")
-    if api_answers():
-        say("1/6", f"already running ({KUBECONFIG})")
-    else:
-        stream(["make", "--no-print-directory", "cluster-up"], timeout=480)
-        wait_for("the API server", api_answers, timeout=60)
-    kubectl("get", "nodes", "-o", "wide")
+    step(1, f"local control plane on 127.0.0.1: 2 kwok nodes and the real node {REAL_NODE} (kubelet + containerd)")
+    stream(["make", "--no-print-directory", "cluster-up", "NODES=2", "REAL_NODES=1"], timeout=600)
+    wait_for("the API server", api_answers, timeout=60)
+    nodes = kubectl("get", "nodes", "-o", "wide")
+    if REAL_NODE not in nodes:
+        raise QuickstartError(f"the quick start runs on real pods, but {REAL_NODE} did not start (its one-line reason "
+                              "is above; `make cluster-status` shows it again)")
 
-    say("2/6", f"helm install {RELEASE} charts/process-monitor (namespace {RELEASE_NS})")
+    step(2, "images: agent and operator from Dockerfile.agent/Dockerfile.operator, loaded into the real node")
+    stream(["make", "--no-print-directory", "images"], timeout=1500)
+
+    server = yaml.safe_load(KUBECONFIG.read_text())["clusters"][0]["cluster"]["server"]
+    values = QS / "values.yaml"
+    values.write_text(yaml.safe_dump(chart_values(server), sort_keys=False))
+    step(3, f"helm upgrade --install {RELEASE} charts/process-monitor -n {RELEASE_NS} -f {values.relative_to(ROOT)}")
+    kubectl("create", "namespace", RELEASE_NS, check=False, quiet=True)
+    # The operator pod uses hostNetwork here (no pod network), which Pod Security baseline/restricted forbid.
+    kubectl("label", "--overwrite", "namespace", RELEASE_NS, "pod-security.kubernetes.io/enforce=privileged",
+            quiet=True)
     run([_tool("helm"), "upgrade", "--install", RELEASE, "charts/process-monitor", "--namespace", RELEASE_NS,
-         "--create-namespace", "--wait", "--timeout", "3m"], timeout=240)
-    kubectl("-n", RELEASE_NS, "get", "deployment,serviceaccount", "-l", f"app.kubernetes.io/instance={RELEASE}")
-    say("2/6", "the Deployment is Ready on a kwok node, which runs no containers: the real operator runs on this host")
+         "-f", str(values), "--wait", "--timeout", "4m"], timeout=300, quiet=True)
+    operator = wait_for("the operator pod Ready on the real node", lambda: [
+        p for p in pods_on_real_node(RELEASE_NS, "app.kubernetes.io/component=operator") if pod_ready(p)], 120)
+    kubectl("-n", RELEASE_NS, "get", "pods", "-o", "wide")
+    say("3/6", f"operator pod {operator[0]['metadata']['name']} runs on {REAL_NODE} as its ServiceAccount "  # type: ignore[index]
+        f"{operator[0]['spec']['serviceAccountName']}")  # type: ignore[index]
 
-    say("3/6", "operator on this host against the local API server")
-    stop_recorded("operator")
-    probe_port = free_port()
-    operator = start_background("operator", [
-        sys.executable, "-m", "process_monitor_operator",
-        f"--liveness-address=127.0.0.1:{probe_port}",
-        f"--metrics-address=127.0.0.1:{free_port()}",
-    ])
-
-    def operator_alive() -> bool:
-        if operator.poll() is not None:
-            raise QuickstartError(f"operator exited ({operator.returncode}); log: {QS / 'operator.log'}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{probe_port}/healthz", timeout=2) as rsp:
-                return rsp.status == 200
-        except OSError:
-            return False
-
-    wait_for("the operator's /healthz", operator_alive, timeout=60)
-    say("3/6", f"operator pid {operator.pid}, liveness 127.0.0.1:{probe_port}, log {QS / 'operator.log'}")
-
-    say("4/6", f"apply examples/namespace.yaml and examples/catch-all.yaml (ProcessMonitor {PM_NS}/{PM_NAME})")
+    port = AGENT_PORT
+    step(4, f"apply examples/namespace.yaml, examples/local/processmonitor.yaml (agent on 127.0.0.1:{port}) and "
+            "examples/local/demo-workload.yaml")
     kubectl("apply", "-f", "examples/namespace.yaml")
-    kubectl("apply", "-n", PM_NS, "-f", "examples/catch-all.yaml")
+    pmon = yaml.safe_load((ROOT / "examples/local/processmonitor.yaml").read_text())
+    existing = kubectl("-n", PM_NS, "get", "pmon", PM_NAME, "-o", "jsonpath={.spec.agent.port}", check=False,
+                       quiet=True).strip()
+    if existing:
+        port = int(existing)  # a re-run keeps the port its agents already listen on
+    elif not port_free(port, "0.0.0.0"):
+        raise QuickstartError(f"127.0.0.1:{port} is in use on this host (the agent listens there with hostNetwork); "
+                              "stop what holds it, or edit examples/local/processmonitor.yaml's spec.agent.port")
+    pmon["spec"]["agent"]["port"] = port
+    run([_tool("kubectl"), "apply", "-n", PM_NS, "-f", "-"], input_text=yaml.safe_dump(pmon))
+    kubectl("apply", "-n", PM_NS, "-f", "examples/local/demo-workload.yaml")
+
+    step(5, f"waiting for the agent pod on {REAL_NODE} and the ProcessMonitor's status")
+    wait_for(f"the agent pod Ready on {REAL_NODE}", lambda: [
+        p for p in pods_on_real_node(PM_NS, f"{PARENT_LABEL}={PM_NAME}") if pod_ready(p)], 180)
 
     def status_ready() -> str:
         out = kubectl("-n", PM_NS, "get", "pmon", PM_NAME, "-o",
                       'jsonpath={.status.conditions[?(@.type=="Ready")].status}', check=False, quiet=True)
         return out if out == "True" else ""
 
-    wait_for(f"ProcessMonitor {PM_NAME} Ready=True", status_ready, timeout=120)
-    kubectl("-n", PM_NS, "get", "pmon", "-o", "wide")
-    kubectl("-n", PM_NS, "get", "daemonset,configmap,service,serviceaccount", "-l", f"{PARENT_LABEL}={PM_NAME}")
-
-    say("5/6", "one real agent on this host's /proc, with the ConfigMap the operator rendered")
-    config = kubectl("-n", PM_NS, "get", "configmap", "-l", f"{PARENT_LABEL}={PM_NAME}", "-o",
-                     r"jsonpath={.items[0].data.config\.yaml}", quiet=True)
-    if not config.strip():
-        raise QuickstartError("the operator's ConfigMap has no config.yaml")
-    config_dir = QS / "agent-config"
-    config_dir.mkdir(parents=True, exist_ok=True)
-    (config_dir / "config.yaml").write_text(config)
-    print(config.rstrip(), flush=True)
-    stop_recorded("agent")
-    port = free_port()
-    agent = start_background("agent", [
-        sys.executable, "-m", "process_monitor_agent",
-        f"--config.path={config_dir / 'config.yaml'}", f"--web.listen-address=127.0.0.1:{port}",
-    ])
+    wait_for(f"ProcessMonitor {PM_NAME} Ready=True", status_ready, timeout=180)
 
     def scrape() -> str:
-        if agent.poll() is not None:
-            raise QuickstartError(f"agent exited ({agent.returncode}); log: {QS / 'agent.log'}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as rsp:
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            with opener.open(f"http://127.0.0.1:{port}/metrics", timeout=5) as rsp:
                 body = rsp.read().decode()
         except OSError:
             return ""
-        return body if "namedprocess_namegroup_num_procs" in body else ""
+        return body if 'groupname="demo-worker"' in body else ""
 
-    body = wait_for("the agent's /metrics", scrape, timeout=60)
-    say("5/6", f"agent pid {agent.pid} on http://127.0.0.1:{port}/metrics, log {QS / 'agent.log'}")
+    body = wait_for("the demo pod's processes in the agent's metrics", scrape, timeout=120)
 
-    say("6/6", "result")
+    step(6, "result")
     kubectl("get", "pmon", "-A")
+    kubectl("-n", PM_NS, "get", "pods", "-o", "wide")
     groups = sum(1 for ln in body.splitlines() if ln.startswith("namedprocess_namegroup_num_procs{"))
-    print(f"{groups} process groups on this host; the busiest by process count, CPU and memory:", flush=True)
-    for line in metric_lines(body, ["namedprocess_namegroup_num_procs"], 5):
+    print(f"{groups} process groups on {REAL_NODE}, read from its agent pod at http://127.0.0.1:{port}/metrics.",
+          flush=True)
+    print("The demo pod's processes:", flush=True)
+    for line in metric_lines(body, ["namedprocess_namegroup_num_procs", "namedprocess_namegroup_memory_bytes"], 3,
+                             contains='groupname="demo-worker"'):
+        print("  " + line)
+    print("The busiest groups by process count, CPU and memory:", flush=True)
+    for line in metric_lines(body, ["namedprocess_namegroup_num_procs"], 4):
         print("  " + line)
     for line in metric_lines(body, ["namedprocess_namegroup_cpu_seconds_total"], 3):
         print("  " + line)
@@ -258,19 +263,20 @@ def up() -> None:
         print("  " + line)
     print(f"done in {time.monotonic() - started:.0f}s. Try:\n"
           f"  curl -s http://127.0.0.1:{port}/metrics | grep namedprocess_namegroup_num_procs\n"
-          f"  KUBECONFIG={KUBECONFIG} {_tool('kubectl')} edit pmon -n {PM_NS} {PM_NAME}   # agents reload\n"
-          f"  make quickstart-down", flush=True)
+          f"  export KUBECONFIG={KUBECONFIG} PATH={STATE / 'bin'}:$PATH\n"
+          f"  kubectl edit pmon -n {PM_NS} {PM_NAME}   # change processNames: the agent pod reloads, no restart "
+          "(the kubelet swaps the ConfigMap within ~10 s here)\n"
+          f"  kubectl logs -n {PM_NS} -l {PARENT_LABEL}={PM_NAME} --field-selector spec.nodeName={REAL_NODE}\n"
+          "  make quickstart-down", flush=True)
 
 
 def down() -> None:
-    stop_recorded("agent")
-    stop_recorded("operator")
     if api_answers():
         run([_tool("helm"), "uninstall", RELEASE, "--namespace", RELEASE_NS, "--wait", "--timeout", "2m"],
             timeout=180, check=False)
         say("down", f"uninstalled release {RELEASE}")
-    stream(["make", "--no-print-directory", "cluster-down"], timeout=120)
-    say("down", "local control plane stopped")
+    stream(["make", "--no-print-directory", "cluster-down"], timeout=180)
+    say("down", "local control plane and real node stopped")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

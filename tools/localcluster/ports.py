@@ -26,3 +26,14 @@ def free_ports(count: int) -> list[int]:
 def free_port() -> int:
     """One free TCP port on 127.0.0.1."""
     return free_ports(1)[0]
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether `port` can be bound on `host` now (a fixed port: the kubelet's, an agent's with hostNetwork)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True

@@ -25,7 +25,6 @@ import json
 import os
 import pathlib
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping
@@ -33,6 +32,7 @@ from typing import Any
 
 from . import images, procs, tools
 from . import pki as pki_mod
+from .ports import port_free
 
 NODE_NAME = "real-node-0"
 NODE_LABELS = {"type": "real", "process-monitor.dev/real-node": "true"}
@@ -214,16 +214,6 @@ def kubelet_argv(binary: pathlib.Path, paths: Paths) -> list[str]:
 
 # --- preflight --------------------------------------------------------------------------------------------------------
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def _cgroups_usable() -> str | None:
     """None if this process can create and remove a cgroup in the hierarchies the kubelet uses, else why not."""
     v1 = [CGROUP_ROOT / c for c in ("cpu", "memory", "pids") if (CGROUP_ROOT / c / "cgroup.procs").exists()]
@@ -273,7 +263,7 @@ def preflight(state_dir: pathlib.Path) -> str | None:
                 f"{live['kubelet']['pid']}); one kubelet fits per machine (ports {KUBELET_PORT}/"
                 f"{KUBELET_HEALTHZ_PORT}, /var/lib/kubelet/device-plugins): stop that cluster first")
     for port in (KUBELET_PORT, KUBELET_HEALTHZ_PORT):
-        if live is None and not _port_free(port):
+        if live is None and not port_free(port):
             return f"127.0.0.1:{port} is in use (another kubelet?); one kubelet fits per machine"
     return None
 
