@@ -26,12 +26,12 @@ import pathlib
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import yaml
-from localcluster.ports import port_free  # tools/ is this script's directory, first on sys.path
+from localcluster import realpods  # tools/ is this script's directory, first on sys.path
+from localcluster.ports import port_free
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 STATE = ROOT / ".cluster"
@@ -41,8 +41,8 @@ RELEASE = "process-monitor"
 RELEASE_NS = "process-monitor"
 PM_NS = "monitoring"
 PM_NAME = "all-processes"
-PARENT_LABEL = "monitoring.process-monitor.dev/processmonitor"
-REAL_NODE = "real-node-0"
+PARENT_LABEL = realpods.PARENT_LABEL
+REAL_NODE = realpods.NODE_NAME
 AGENT_PORT = 9256
 STEPS = 6
 T = TypeVar("T")
@@ -145,34 +145,10 @@ def step(n: int, text: str) -> None:
     say(f"{n}/{STEPS}", text)
 
 
-def chart_values(server: str) -> dict[str, object]:
-    """Values for the chart on this machine's real node (ordinary, documented chart values)."""
-    return {
-        "image": {"repository": "localhost/process-monitor-operator", "tag": "dev", "pullPolicy": "Never"},
-        "agentImage": {"repository": "localhost/process-monitor-agent", "tag": "dev"},
-        "hostNetwork": True,
-        "apiServer": {"host": "127.0.0.1", "port": server.rsplit(":", 1)[1]},
-        "nodeSelector": {"kubernetes.io/hostname": REAL_NODE},
-        # hostNetwork opens these on the host; ports other local services are unlikely to hold
-        "operator": {"probePort": 18080, "metricsPort": 18081},
-        "metrics": {"service": {"enabled": False}},
-    }
-
-
-def pods_on_real_node(namespace: str, selector: str) -> list[dict[str, object]]:
-    import json
-
-    out = kubectl("-n", namespace, "get", "pods", "-l", selector, "--field-selector", f"spec.nodeName={REAL_NODE}",
-                  "-o", "json", check=False, quiet=True)
-    try:
-        return [p for p in json.loads(out)["items"] if not p["metadata"].get("deletionTimestamp")]
-    except (ValueError, KeyError):
-        return []
-
-
-def pod_ready(pod: dict[str, object]) -> bool:
-    conds = pod.get("status", {}).get("conditions", [])  # type: ignore[union-attr]
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds)
+def kubectl_proc(*args: str, check: bool = False, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """kubectl as localcluster.realpods expects it (a CompletedProcess)."""
+    return subprocess.run([_tool("kubectl"), *args], env=_env(), cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, check=check)
 
 
 def up() -> None:
@@ -192,7 +168,9 @@ def up() -> None:
 
     server = yaml.safe_load(KUBECONFIG.read_text())["clusters"][0]["cluster"]["server"]
     values = QS / "values.yaml"
-    values.write_text(yaml.safe_dump(chart_values(server), sort_keys=False))
+    # The probe and metrics ports open on the host (hostNetwork): fixed ones that local services are unlikely to hold.
+    values.write_text(yaml.safe_dump(realpods.chart_values(server, probe_port=18080, metrics_port=18081),
+                                     sort_keys=False))
     step(3, f"helm upgrade --install {RELEASE} charts/process-monitor -n {RELEASE_NS} -f {values.relative_to(ROOT)}")
     kubectl("create", "namespace", RELEASE_NS, check=False, quiet=True)
     # The operator pod uses hostNetwork here (no pod network), which Pod Security baseline/restricted forbid.
@@ -201,10 +179,11 @@ def up() -> None:
     run([_tool("helm"), "upgrade", "--install", RELEASE, "charts/process-monitor", "--namespace", RELEASE_NS,
          "-f", str(values), "--wait", "--timeout", "4m"], timeout=300, quiet=True)
     operator = wait_for("the operator pod Ready on the real node", lambda: [
-        p for p in pods_on_real_node(RELEASE_NS, "app.kubernetes.io/component=operator") if pod_ready(p)], 120)
+        p for p in realpods.pods_on_real_node(kubectl_proc, RELEASE_NS, realpods.OPERATOR_SELECTOR)
+        if realpods.pod_ready(p)], 120)
     kubectl("-n", RELEASE_NS, "get", "pods", "-o", "wide")
-    say("3/6", f"operator pod {operator[0]['metadata']['name']} runs on {REAL_NODE} as its ServiceAccount "  # type: ignore[index]
-        f"{operator[0]['spec']['serviceAccountName']}")  # type: ignore[index]
+    say("3/6", f"operator pod {operator[0]['metadata']['name']} runs on {REAL_NODE} as its ServiceAccount "
+        f"{operator[0]['spec']['serviceAccountName']}")
 
     port = AGENT_PORT
     step(4, f"apply examples/namespace.yaml, examples/local/processmonitor.yaml (agent on 127.0.0.1:{port}) and "
@@ -224,7 +203,8 @@ def up() -> None:
 
     step(5, f"waiting for the agent pod on {REAL_NODE} and the ProcessMonitor's status")
     wait_for(f"the agent pod Ready on {REAL_NODE}", lambda: [
-        p for p in pods_on_real_node(PM_NS, f"{PARENT_LABEL}={PM_NAME}") if pod_ready(p)], 180)
+        p for p in realpods.pods_on_real_node(kubectl_proc, PM_NS, f"{PARENT_LABEL}={PM_NAME}")
+        if realpods.pod_ready(p)], 180)
 
     def status_ready() -> str:
         out = kubectl("-n", PM_NS, "get", "pmon", PM_NAME, "-o",
@@ -234,12 +214,7 @@ def up() -> None:
     wait_for(f"ProcessMonitor {PM_NAME} Ready=True", status_ready, timeout=180)
 
     def scrape() -> str:
-        try:
-            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-            with opener.open(f"http://127.0.0.1:{port}/metrics", timeout=5) as rsp:
-                body = rsp.read().decode()
-        except OSError:
-            return ""
+        body = realpods.scrape(port, timeout=5)
         return body if 'groupname="demo-worker"' in body else ""
 
     body = wait_for("the demo pod's processes in the agent's metrics", scrape, timeout=120)

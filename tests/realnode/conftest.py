@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from localcluster import realpods
 from localcluster.cluster import Cluster
 from localcluster.ports import free_port
 from realnode_helpers import OPERATOR_NS, RELEASE, ROOT, pods_on_real_node, wait_for
@@ -26,19 +27,10 @@ def operator_release(real_cluster: Cluster) -> Iterator[dict[str, Any]]:
     c.kubectl("create", "namespace", OPERATOR_NS)
     # hostNetwork is forbidden by `baseline` and `restricted`: this namespace must allow it here (no pod network).
     c.kubectl("label", "namespace", OPERATOR_NS, "pod-security.kubernetes.io/enforce=privileged")
-    api_port = c.server.rsplit(":", 1)[1]
-    values = {
-        "image": {"repository": "localhost/process-monitor-operator", "tag": "dev", "pullPolicy": "Never"},
-        "agentImage": {"repository": "localhost/process-monitor-agent", "tag": "dev"},
-        "hostNetwork": True,
-        "apiServer": {"host": "127.0.0.1", "port": api_port},
-        "nodeSelector": {"kubernetes.io/hostname": c.real_node},
-        "operator": {"probePort": free_port(), "metricsPort": free_port(), "logLevel": "verbose",
-                     # seconds between level-based resyncs (default 60): short, so drift tests stay short
-                     "extraArgs": ["--resync-interval=10", "--crd-check-interval=10"]},
-        "metrics": {"service": {"enabled": False}},
-        "tests": {"enabled": False},
-    }
+    # short resyncs, so drift tests stay short
+    values = realpods.chart_values(c.server, probe_port=free_port(), metrics_port=free_port(),
+                                   extra_args=["--resync-interval=10", "--crd-check-interval=10"])
+    values["tests"] = {"enabled": False}
     c.helm("install", RELEASE, str(ROOT / "charts" / "process-monitor"), "--namespace", OPERATOR_NS,
            "-f", "-", "--wait", "--timeout", "4m", input=json.dumps(values), timeout=300)
     try:

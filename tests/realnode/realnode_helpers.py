@@ -3,21 +3,22 @@ a test workload pod whose processes carry a chosen name. Every poll is bounded i
 
 from __future__ import annotations
 
-import json
 import pathlib
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 from agent_real import exposition as ex
+from localcluster import images, realpods
 from localcluster.cluster import Cluster
 from localcluster.pytest_plugin import wait_for as _wait_for
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OPERATOR_NS = "pm-system"
 RELEASE = "pm"
-PARENT_LABEL = "monitoring.process-monitor.dev/processmonitor"
-AGENT_IMAGE = "localhost/process-monitor-agent:dev"
+PARENT_LABEL = realpods.PARENT_LABEL
+AGENT_IMAGE = images.AGENT_IMAGE
+ready = realpods.pod_ready
+scrape = realpods.scrape
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 90.0, interval: float = 0.5) -> Any:
@@ -37,18 +38,7 @@ def processmonitor(name: str, port: int, process_names: list[dict[str, Any]], **
 
 
 def pods_on_real_node(c: Cluster, namespace: str, selector: str | None = None) -> list[dict[str, Any]]:
-    args = ["pods", "-n", namespace, "--field-selector", f"spec.nodeName={c.real_node}"]
-    if selector:
-        args += ["-l", selector]
-    proc = c.kubectl("get", *args, "-o", "json", check=False)
-    if proc.returncode != 0:
-        return []
-    return json.loads(proc.stdout)["items"]
-
-
-def ready(pod: dict[str, Any]) -> bool:
-    conds = pod.get("status", {}).get("conditions", [])
-    return any(x.get("type") == "Ready" and x.get("status") == "True" for x in conds)
+    return realpods.pods_on_real_node(c.kubectl, namespace, selector)
 
 
 def container_state(pod: dict[str, Any]) -> tuple[str, int]:
@@ -65,16 +55,6 @@ def agent_pod(c: Cluster, namespace: str, pm: str, timeout: float = 120.0) -> di
         return pods[0] if len(pods) == 1 and ready(pods[0]) else None
 
     return wait_for(f"agent pod of {namespace}/{pm} Ready on {c.real_node}", find, timeout, 1.0)
-
-
-def scrape(port: int, timeout: float = 10.0) -> str:
-    """GET the agent's /metrics at 127.0.0.1 (hostNetwork); '' while it does not answer."""
-    try:
-        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
-                f"http://127.0.0.1:{port}/metrics", timeout=timeout) as rsp:
-            return rsp.read().decode()
-    except OSError:
-        return ""
 
 
 def group_value(text: str, metric: str, group: str, **labels: str) -> float | None:
