@@ -10,6 +10,7 @@ import json
 import subprocess
 from typing import Any
 
+import pytest
 import yaml
 from agent_real import exposition as ex
 from localcluster.cluster import Cluster
@@ -222,3 +223,26 @@ def test_teardown_leaves_no_container_of_a_deleted_namespace(real_cluster: Clust
                              f"labels.\"io.kubernetes.pod.namespace\"=={ns}"], capture_output=True, text=True,
                             timeout=30, check=True)
     assert listed.stdout.split() == []
+
+
+@pytest.mark.parametrize("image", ["localhost/process-monitor-agent:dev", "localhost/process-monitor-operator:dev"])
+def test_images_keep_their_promises(real_cluster: Cluster, image: str) -> None:
+    """docs/images.md promises a non-root default user and no pip in the final image; a pod with no security
+    settings of its own shows what the image itself does."""
+    c = real_cluster
+    ns = f"pm-image-{image.split('-')[-1].split(':')[0]}"
+    c.kubectl("create", "namespace", ns)
+    script = ("id -u; id -g; test -e /opt/venv/bin/pip && echo HAS_VENV_PIP; "
+              "python3 -m pip --version >/dev/null 2>&1 && echo HAS_PIP; echo done")
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "promise"},
+           "spec": {"nodeName": c.real_node, "hostNetwork": True, "restartPolicy": "Never",
+                    "containers": [{"name": "c", "image": image, "imagePullPolicy": "Never",
+                                    "command": ["sh", "-c", script]}]}}
+    try:
+        _apply(c, ns, pod)
+        wait_for("the pod Succeeded", lambda: c.get_json("pod", "promise", "-n", ns)["status"].get("phase")
+                 == "Succeeded", 90, 1.0)
+        out = c.kubectl("logs", "-n", ns, "promise").stdout.split()
+        assert out == ["65532", "65532", "done"], out
+    finally:
+        c.kubectl("delete", "namespace", ns, "--wait=false", check=False)
