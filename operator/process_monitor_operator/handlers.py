@@ -1,5 +1,6 @@
 """kopf handlers: thin glue between kopf's watches and the `Reconciler`.
 
+- login: the in-cluster address from KUBERNETES_SERVICE_HOST/PORT as client-go uses it, else KUBECONFIG (login.py).
 - startup: configure kopf (our persistence prefixes and finalizer), build the API client, the reconciler and the
   /metrics server, check optional CRDs once, start the periodic resync; cleanup undoes it.
 - ProcessMonitor create/update/resume: reconcile now (server-side apply of the full desired state).
@@ -20,6 +21,7 @@ from typing import Any
 import kopf
 
 from . import constants as c
+from . import login as login_mod
 from . import render
 from .apply import Api, Applier, child_key
 from .metrics import Metrics, serve
@@ -38,6 +40,11 @@ def _apply_logger(path: str) -> Any:
         with open(path, "ab") as fh:
             fh.write(body + b"\n")
     return write if path else None
+
+
+@kopf.on.login()
+def login(settings: kopf.OperatorSettings, **kwargs: Any) -> kopf.ConnectionInfo | None:
+    return login_mod.login(settings, **kwargs)
 
 
 @kopf.on.startup()

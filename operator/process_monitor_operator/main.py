@@ -1,7 +1,8 @@
 """`process-monitor-operator`: run the kopf operator (also `python -m process_monitor_operator`).
 
 With no arguments it watches ProcessMonitors in all namespaces, authenticating with KUBECONFIG or, in a pod, the
-in-cluster ServiceAccount (kopf's own login; the `kubernetes` package is deliberately not installed).
+in-cluster ServiceAccount at KUBERNETES_SERVICE_HOST/PORT (login.py; the `kubernetes` package is deliberately not
+installed).
 """
 
 from __future__ import annotations

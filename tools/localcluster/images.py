@@ -234,8 +234,6 @@ def _build_app(b: Buildah, name: str, dockerfile: str, base: str, cache: pathlib
     after = b.image_id(name)
     if after != before or not out.exists():
         b.push_archive(name, out)
-    # Dangling images of earlier builds would otherwise pile up in the cache on every change.
-    b("rmi", "--prune", step="prune dangling images", timeout=300)
     progress(f"{name}: ready in {time.monotonic() - start:.0f}s ({'rebuilt' if after != before else 'unchanged'})")
     return out
 
@@ -271,9 +269,10 @@ def build(names: Sequence[str] = tuple(APP_IMAGES), *, progress: Progress = lamb
 
 
 def import_archive(ctr: Sequence[str], archive: pathlib.Path, name: str) -> None:
-    """Load one OCI archive into containerd's k8s.io namespace (where the kubelet's CRI looks for images)."""
-    _run([*ctr, "-n", "k8s.io", "images", "import", "--index-name", name, str(archive)], f"ctr import of {name}",
-         timeout=600)
+    """Load one OCI archive into containerd's k8s.io namespace (where the kubelet's CRI looks for images). The
+    archive's index names the image (`org.opencontainers.image.ref.name`, written by `buildah push`); ctr's
+    --index-name is not used: re-importing under it a name that already exists fails to unpack."""
+    _run([*ctr, "-n", "k8s.io", "images", "import", str(archive)], f"ctr import of {name}", timeout=600)
 
 
 def image_sizes(ctr: Sequence[str], names: Sequence[str]) -> dict[str, int]:
