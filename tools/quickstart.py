@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import yaml
-from localcluster import realpods  # tools/ is this script's directory, first on sys.path
+from localcluster import images, realpods  # tools/ is this script's directory, first on sys.path
 from localcluster.ports import port_free
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -45,6 +45,7 @@ PARENT_LABEL = realpods.PARENT_LABEL
 REAL_NODE = realpods.NODE_NAME
 AGENT_PORT = 9256
 STEPS = 6
+IMAGE_ANNOTATION = "process-monitor.dev/image-id"
 T = TypeVar("T")
 
 
@@ -145,6 +146,11 @@ def step(n: int, text: str) -> None:
     say(f"{n}/{STEPS}", text)
 
 
+def image_id(name: str) -> str:
+    """The ID of a locally built image in buildah's cache ('' when Docker built it: then the tag alone decides)."""
+    return images.Buildah.in_cache(images.cache_dir()).image_id(name) or ""
+
+
 def kubectl_proc(*args: str, check: bool = False, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """kubectl as localcluster.realpods expects it (a CompletedProcess)."""
     return subprocess.run([_tool("kubectl"), *args], env=_env(), cwd=ROOT, capture_output=True, text=True,
@@ -165,12 +171,16 @@ def up() -> None:
 
     step(2, "images: agent and operator from Dockerfile.agent/Dockerfile.operator, loaded into the real node")
     stream(["make", "--no-print-directory", "images"], timeout=1500)
+    # The tags stay `dev`; the image IDs go into pod annotations, so a rebuilt image rolls its pods (and an unchanged
+    # one does not).
+    ids = {name: image_id(name) for name in (images.OPERATOR_IMAGE, images.AGENT_IMAGE)}
 
     server = yaml.safe_load(KUBECONFIG.read_text())["clusters"][0]["cluster"]["server"]
     values = QS / "values.yaml"
     # The probe and metrics ports open on the host (hostNetwork): fixed ones that local services are unlikely to hold.
-    values.write_text(yaml.safe_dump(realpods.chart_values(server, probe_port=18080, metrics_port=18081),
-                                     sort_keys=False))
+    chart = realpods.chart_values(server, probe_port=18080, metrics_port=18081)
+    chart["podAnnotations"] = {IMAGE_ANNOTATION: ids[images.OPERATOR_IMAGE]}
+    values.write_text(yaml.safe_dump(chart, sort_keys=False))
     step(3, f"helm upgrade --install {RELEASE} charts/process-monitor -n {RELEASE_NS} -f {values.relative_to(ROOT)}")
     kubectl("create", "namespace", RELEASE_NS, check=False, quiet=True)
     # The operator pod uses hostNetwork here (no pod network), which Pod Security baseline/restricted forbid.
@@ -198,6 +208,7 @@ def up() -> None:
         raise QuickstartError(f"127.0.0.1:{port} is in use on this host (the agent listens there with hostNetwork); "
                               "stop what holds it, or edit examples/local/processmonitor.yaml's spec.agent.port")
     pmon["spec"]["agent"]["port"] = port
+    pmon["spec"]["agent"]["podAnnotations"] = {IMAGE_ANNOTATION: ids[images.AGENT_IMAGE]}
     run([_tool("kubectl"), "apply", "-n", PM_NS, "-f", "-"], input_text=yaml.safe_dump(pmon))
     kubectl("apply", "-n", PM_NS, "-f", "examples/local/demo-workload.yaml")
 
@@ -226,8 +237,10 @@ def up() -> None:
     print(f"{groups} process groups on {REAL_NODE}, read from its agent pod at http://127.0.0.1:{port}/metrics.",
           flush=True)
     print("The demo pod's processes:", flush=True)
-    for line in metric_lines(body, ["namedprocess_namegroup_num_procs", "namedprocess_namegroup_memory_bytes"], 3,
-                             contains='groupname="demo-worker"'):
+    for line in metric_lines(body, ["namedprocess_namegroup_num_procs"], 1, contains='groupname="demo-worker"'):
+        print("  " + line)
+    for line in metric_lines(body, ["namedprocess_namegroup_memory_bytes"], 1,
+                             contains='groupname="demo-worker",memtype="resident"'):
         print("  " + line)
     print("The busiest groups by process count, CPU and memory:", flush=True)
     for line in metric_lines(body, ["namedprocess_namegroup_num_procs"], 4):

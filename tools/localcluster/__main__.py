@@ -106,6 +106,8 @@ def _images(args: argparse.Namespace) -> int:
         return 0
     for name, archive in built.archives.items():
         print(f"  {name:42} {archive} ({archive.stat().st_size / 1e6:.0f} MB)")
+    for name, image_id in built.ids.items():
+        print(f"  {name:42} image ID {image_id[:19]}")
     ctr = cluster.real_node_ctr(args.state_dir)
     if args.no_import or ctr is None:
         print("not loaded into a node: " + ("--no-import" if args.no_import else

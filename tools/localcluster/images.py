@@ -244,6 +244,7 @@ class Built:
 
     archives: dict[str, pathlib.Path]
     builder: str
+    ids: dict[str, str] = dataclasses.field(default_factory=dict)  # image name -> image ID (buildah builds)
 
 
 def build(names: Sequence[str] = tuple(APP_IMAGES), *, progress: Progress = lambda _m: None,
@@ -265,7 +266,7 @@ def build(names: Sequence[str] = tuple(APP_IMAGES), *, progress: Progress = lamb
     base = ensure_base(b, cache, progress)
     for name in names:
         archives[name] = _build_app(b, name, APP_IMAGES[name], base, cache, progress)
-    return Built(archives, "buildah")
+    return Built(archives, "buildah", {name: b.image_id(name) or "" for name in names})
 
 
 def import_archive(ctr: Sequence[str], archive: pathlib.Path, name: str) -> None:
