@@ -118,10 +118,17 @@ def _access_reviews(kube_cluster: Any, user: str, namespace: str, triples: list[
                       "spec": {"user": user, "groups": groups, "resourceAttributes": attrs}})
     doc = {"apiVersion": "v1", "kind": "List", "items": items}
     out = kube_cluster.kubectl("create", "-o", "json", "-f", "-", input=json.dumps(doc), timeout=120).stdout
-    answers = json.loads(out)
-    answered = answers["items"] if answers.get("kind") == "List" else [answers]
-    assert len(answered) == len(triples)
-    return {t: bool(a["status"].get("allowed")) for t, a in zip(triples, answered, strict=True)}
+    answers: dict[Triple, bool] = {}
+    decoder, pos = json.JSONDecoder(), 0
+    while pos < len(out.rstrip()):  # kubectl prints one JSON object per created review
+        obj, end = decoder.raw_decode(out, pos)
+        pos = end + (len(out[end:]) - len(out[end:].lstrip()))
+        for review in obj["items"] if obj.get("kind") == "List" else [obj]:
+            a = review["spec"]["resourceAttributes"]
+            resource = a["resource"] + (f"/{a['subresource']}" if a.get("subresource") else "")
+            answers[(a.get("group", ""), resource, a["verb"])] = bool(review["status"].get("allowed"))
+    assert set(answers) == set(triples), set(triples) ^ set(answers)
+    return answers
 
 
 def _grid(extra: set[Triple]) -> list[Triple]:
