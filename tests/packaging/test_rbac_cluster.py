@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 import yaml
 from chart_helpers import CHART, ROOT
+from localcluster.pytest_plugin import wait_for
 from process_monitor_operator import rbac_rules
 
 Triple = tuple[str, str, str]  # (apiGroup, resource[/subresource], verb)
@@ -163,8 +164,12 @@ def operator_sa(request: pytest.FixtureRequest, kube_cluster: Any, namespace: st
     if peering:
         args += ["--set", "peering.enabled=true", "--set", f"peering.name={release}-peers"]
     kube_cluster.helm(*args, timeout=180)
+    user = _sa(namespace, f"{release}-process-monitor")
     try:
-        yield _sa(namespace, f"{release}-process-monitor"), peering
+        # The authorizer learns of a new binding through a watch: wait until it grants one of the rules.
+        wait_for("the operator's ClusterRoleBinding to reach the authorizer", lambda: kube_cluster.kubectl(
+            "auth", "can-i", "patch", "daemonsets.apps", "--as", user, "-A", check=False).stdout.strip() == "yes", 30)
+        yield user, peering
     finally:
         kube_cluster.helm("uninstall", release, "--namespace", namespace, "--wait", "--timeout", "2m", check=False,
                           timeout=180)
