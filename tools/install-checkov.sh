@@ -21,6 +21,13 @@ if [ -f "$dir/.built" ]; then
   exit 0
 fi
 mkdir -p "$CACHE/logs" "$CACHE/bin"
+# Two setups at once (several clones on one machine) must not build the same venv over each other.
+exec 9>"$CACHE/.checkov.lock"
+flock -w 900 9 || { echo "install-checkov: gave up waiting for $CACHE/.checkov.lock" >&2; exit 1; }
+if [ -f "$dir/.built" ]; then
+  echo "==> checkov $CHECKOV_VERSION: installed meanwhile by another run, in $dir"
+  exit 0
+fi
 log="$CACHE/logs/checkov-$CHECKOV_VERSION.log"
 start=$(date +%s)
 echo "==> checkov $CHECKOV_VERSION: pip install into its own venv (log: $log) ..."
