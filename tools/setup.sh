@@ -29,6 +29,9 @@ fi
 echo "==> pip install -e .[operator,test]"
 python3 -m pip install -q --disable-pip-version-check -e '.[operator,test]'
 
+# The manifest scanner, in a venv of its own (tools/install-checkov.sh says why).
+tools/install-checkov.sh
+
 if [ -x tools/build-go-tools.sh ]; then
   tools/build-go-tools.sh
 fi

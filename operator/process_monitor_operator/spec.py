@@ -35,7 +35,9 @@ DEFAULTS: dict[str, Any] = {
         "tolerations": [{"operator": "Exists"}],
         "resources": {
             "requests": {"cpu": "10m", "memory": "32Mi"},
-            "limits": {"memory": "256Mi"},
+            # A CPU limit too: a tenant who makes collection expensive (many processes, threads) costs the node at
+            # most half a core (docs/security.md).
+            "limits": {"cpu": "500m", "memory": "256Mi"},
         },
         "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
         "extraArgs": [],

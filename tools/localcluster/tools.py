@@ -29,6 +29,8 @@ _BINARIES: dict[str, tuple[str, str]] = {
     "prometheus-operator": ("prometheus-operator", "PROMETHEUS_OPERATOR_VERSION"),
     "process-exporter": ("process-exporter", "PROCESS_EXPORTER_VERSION"),
     "promtool": ("promtool", "PROMETHEUS_VERSION"),
+    # Not Go: checkov from PyPI in a venv of its own (tools/install-checkov.sh), cached in the same layout.
+    "checkov": ("checkov", "CHECKOV_VERSION"),
 }
 BINARY_NAMES: tuple[str, ...] = tuple(_BINARIES)
 
