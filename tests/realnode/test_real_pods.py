@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 from agent_real import exposition as ex
+from localcluster import tools
 from localcluster.cluster import Cluster
 from localcluster.ports import free_port
 from realnode_helpers import (
@@ -69,7 +70,8 @@ def test_the_charts_default_operator_pod_is_admitted_under_restricted(real_clust
     """Server-side dry run of the default chart's operator pod in a namespace enforcing `restricted`: the real
     PodSecurity admission plugin decides."""
     c = real_cluster
-    rendered = c.helm("template", "pm", str(ROOT / "charts" / "process-monitor"), "--namespace", "pm-restricted").stdout
+    rendered = c.helm("template", "pm", str(ROOT / "charts" / "process-monitor"), "--namespace", "pm-restricted",
+                      "--kube-version", tools.versions()["KUBERNETES_VERSION"]).stdout
     deployment = next(d for d in yaml.safe_load_all(rendered) if d and d.get("kind") == "Deployment")
     assert not deployment["spec"]["template"]["spec"].get("hostNetwork")
     ns = "pm-restricted-check"
