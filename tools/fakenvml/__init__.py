@@ -74,7 +74,7 @@ class Scenario:
         return self
 
     def util(self, dev: int | str, pid: int, sm: int, mem: int = 0, enc: int = 0, dec: int = 0,
-             ts: int = 1) -> Scenario:
+             ts: int | str = 1) -> Scenario:
         self.lines.append(f"util {dev} {pid} {sm} {mem} {enc} {dec} {ts}")
         return self
 

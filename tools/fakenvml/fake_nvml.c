@@ -12,7 +12,8 @@
  *   mig PARENT SLOT UUID GI CI          a MIG device in slot SLOT of GPU PARENT (turns MIG mode on for PARENT)
  *   proc DEV PID BYTES [graphics]       a process holding a context on DEV (index, or PARENT:SLOT for a MIG
  *                                       device); BYTES "na" is NVML_VALUE_NOT_AVAILABLE; compute unless "graphics"
- *   util DEV PID SM MEM ENC DEC TS      a utilisation sample (percent) taken at CPU timestamp TS (microseconds)
+ *   util DEV PID SM MEM ENC DEC TS      a utilisation sample (percent) taken at CPU timestamp TS (microseconds;
+ *                                       "now": the time of each call, so every read finds it new)
  *   fail FUNC CODE [DEV]                FUNC returns NVML error CODE (for device DEV only, when given)
  *   sleep FUNC MS                       FUNC sleeps MS milliseconds before answering (to test deadlines)
  *
@@ -191,7 +192,7 @@ static void load_scenario(void) {
                 struct util *u = &utils[nutil++];
                 u->dev = dv; u->pid = (unsigned)strtoul(b, NULL, 10);
                 u->sm = (unsigned)atoi(c); u->mem = (unsigned)atoi(d); u->enc = (unsigned)atoi(e);
-                u->dec = (unsigned)atoi(g); u->ts = strtoull(h, NULL, 10);
+                u->dec = (unsigned)atoi(g); u->ts = strcmp(h, "now") == 0 ? 0 : strtoull(h, NULL, 10);
             } else if (n >= 3 && strcmp(kw, "fail") == 0 && nrule < MAX_RULE) {
                 struct rule *r = &rules[nrule++];
                 snprintf(r->func, sizeof r->func, "%s", a);
@@ -401,13 +402,17 @@ nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t d, nvmlProcessUtilizat
                                              unsigned int *count_, unsigned long long last_seen) {
     CHECK_DEV("nvmlDeviceGetProcessUtilization", d, i);
     if (devs[i].mig) return NVML_ERROR_NOT_SUPPORTED;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    unsigned long long now_us = (unsigned long long)now.tv_sec * 1000000ULL + (unsigned long long)now.tv_nsec / 1000;
     unsigned n = 0;
     for (int k = 0; k < nutil; k++) {
         const struct util *u = &utils[k];
-        if (u->dev != i || u->ts <= last_seen) continue;
+        unsigned long long ts = u->ts ? u->ts : now_us;
+        if (u->dev != i || ts <= last_seen) continue;
         if (samples != NULL && n < *count_) {
             samples[n].pid = u->pid;
-            samples[n].timeStamp = u->ts;
+            samples[n].timeStamp = ts;
             samples[n].smUtil = u->sm;
             samples[n].memUtil = u->mem;
             samples[n].encUtil = u->enc;
