@@ -4,6 +4,7 @@
 libnvidia-ml.so.1, so the real `nvidia-ml-py` binding loads it as the driver's library, through the dynamic
 loader's own search or the agent's -gpu.library path). `Scenario` writes the text file the library reads (named by
 FAKE_NVML_SCENARIO; the format is in fake_nvml.c's header). Used by tests/agent/test_gpu*.py and bench/gpu_scrape.py.
+`build_cuda(directory)` compiles fake_cuda.c (libcuda.so.1) for the dry run of bench/gpu_check.py only.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 
 SOURCE = Path(__file__).with_name("fake_nvml.c")
 SONAME = "libnvidia-ml.so.1"
+CUDA_SOURCE = Path(__file__).with_name("fake_cuda.c")
+CUDA_SONAME = "libcuda.so.1"
 ENV = "FAKE_NVML_SCENARIO"
 
 # NVML return codes the scenarios use (nvml.h).
@@ -33,19 +36,27 @@ class BuildError(RuntimeError):
 
 
 def build(directory: Path | str) -> Path:
-    """Compile the fake into `directory` (reused when the source has not changed); returns the library's path."""
-    directory = Path(directory)
+    """Compile the fake NVML into `directory` (reused when the source has not changed); returns the library."""
+    return _build(SOURCE, SONAME, Path(directory))
+
+
+def build_cuda(directory: Path | str) -> Path:
+    """Compile the fake CUDA driver (fake_cuda.c, libcuda.so.1) for the dry run of bench/gpu_check.py."""
+    return _build(CUDA_SOURCE, CUDA_SONAME, Path(directory))
+
+
+def _build(source: Path, soname: str, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    out = directory / SONAME
-    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]
-    stamp = directory / (SONAME + ".src-sha256")
+    out = directory / soname
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    stamp = directory / (soname + ".src-sha256")
     if out.exists() and stamp.exists() and stamp.read_text() == digest:
         return out
     gcc = shutil.which("gcc") or shutil.which("cc")
     if gcc is None:
-        raise BuildError("no C compiler (gcc or cc) on PATH to build the fake NVML")
-    tmp = directory / (SONAME + f".tmp{os.getpid()}")
-    cmd = [gcc, "-shared", "-fPIC", "-O2", "-Wall", f"-Wl,-soname,{SONAME}", "-o", str(tmp), str(SOURCE)]
+        raise BuildError(f"no C compiler (gcc or cc) on PATH to build {source.name}")
+    tmp = directory / (soname + f".tmp{os.getpid()}")
+    cmd = [gcc, "-shared", "-fPIC", "-O2", "-Wall", f"-Wl,-soname,{soname}", "-o", str(tmp), str(source)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     if proc.returncode != 0:
         raise BuildError(f"{' '.join(cmd)} failed: {proc.stderr.strip()[:2000]}")
