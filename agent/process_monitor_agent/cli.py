@@ -134,6 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"{PROG}: -procfs {settings.procfs}: not a directory\n")
         return 2
     gpu = None
+    if opts["gpu.enabled"] and opts["gpu.timeout"] <= 0:
+        sys.stderr.write(f"{PROG}: -gpu.timeout must be positive, got {opts['gpu.timeout']:g}s\n")
+        return 2
     if opts["gpu.enabled"]:
         from .gpu.monitor import GpuMonitor
 
