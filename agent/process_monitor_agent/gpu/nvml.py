@@ -325,26 +325,26 @@ class NvmlReader:
                 raise _Failure(reason_of(e.value), h.device.name,
                                f"GPU {h.device.name}: nvmlDeviceGetProcessUtilization: {_text(e)}", e.value) from None
             samples = []  # NOT_FOUND: nothing ran since the last read (0/INSUFFICIENT_SIZE: a race, same answer)
-        newest: dict[int, Any] = {}
+        newest: dict[int, tuple[int, int, int, int, int]] = {}
         top = last
         for s in samples:
-            pid = int(s.pid)
-            ts = int(s.timeStamp)
+            # Each field once: the binding's structures answer attribute reads through a slow __getattribute__.
+            pid, ts, sm, mem, enc, dec = s.pid, s.timeStamp, s.smUtil, s.memUtil, s.encUtil, s.decUtil
             # Drivers have been seen returning padding entries (pid 0) and out-of-range values: skip them.
-            if pid <= 0 or s.smUtil > 100 or s.memUtil > 100 or s.encUtil > 100 or s.decUtil > 100:
+            if pid <= 0 or sm > 100 or mem > 100 or enc > 100 or dec > 100:
                 continue
             if ts > top:
                 top = ts
             prev = newest.get(pid)
-            if prev is None or ts >= int(prev.timeStamp):
-                newest[pid] = s
-        self._last_ts[h.device] = top
+            if prev is None or ts >= prev[0]:
+                newest[pid] = (ts, sm, mem, enc, dec)
+        self._last_ts[h.device] = int(top)
         for pid, u in uses.items():
-            s = newest.get(pid)
-            if s is None:
+            v = newest.get(pid)
+            if v is None:
                 u.sm = u.mem = u.enc = u.dec = 0.0  # holds a context but did not run since the last read
             else:
-                u.sm, u.mem, u.enc, u.dec = s.smUtil / 100, s.memUtil / 100, s.encUtil / 100, s.decUtil / 100
+                u.sm, u.mem, u.enc, u.dec = v[1] / 100, v[2] / 100, v[3] / 100, v[4] / 100
 
 
 class _Failure(Exception):
