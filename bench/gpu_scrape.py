@@ -11,8 +11,9 @@ utilisation path, never the idle NOT_FOUND shortcut). Then runs this checkout's 
 - matcher: -gpu.enabled and a `gpu: true` rule ahead of the catch-all (names GPU processes by GPU).
 
 Per run: CPU seconds per scrape (utime+stime of the agent over --scrapes scrapes, a pause of --interval before
-each so that every scrape is a fresh collection), the agent's own NVML read time, and the exposition size.
-Prints a table and the on/off ratios. Every process it starts is killed before it exits.
+each so that every scrape is a fresh collection), the agent's own NVML read time, and the exposition size. The three
+runs are repeated --rounds times in turn and each keeps its lowest CPU figure (on a shared machine the other load
+only ever adds). Prints a table and the on/off ratios. Every process it starts is killed before it exits.
 
     python bench/gpu_scrape.py                      # 8 GPUs, 500 GPU processes, 2,000 processes in all
     python bench/gpu_scrape.py --devices 8 --gpu-procs 500 --procs 2000 --scrapes 20
@@ -89,7 +90,8 @@ def measure(name: str, impl: exporters.Implementation, config: pathlib.Path, fla
 
 def report(runs: list[Run], args: argparse.Namespace) -> str:
     lines = [f"agent CPU per scrape, fake NVML: {args.devices} GPUs, {args.gpu_procs} GPU processes, "
-             f"{args.procs} sleepers (+ the machine's own processes), {args.scrapes} scrapes each",
+             f"{args.procs} sleepers (+ the machine's own processes), {args.scrapes} scrapes per run, "
+             f"best of {args.rounds} rounds",
              f"{'run':<8} {'cpu/scrape ms':>13} {'nvml read ms':>12} {'gpu series':>10} {'gpu tracked':>11} "
              f"{'bytes':>9} {'collections':>11}"]
     for r in runs:
@@ -110,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--procs", type=int, default=2000, help="sleep processes in all (the GPU ones among them)")
     p.add_argument("--scrapes", type=int, default=20)
     p.add_argument("--interval", type=float, default=0.5)
+    p.add_argument("--rounds", type=int, default=2)
     args = p.parse_args(argv)
     if not 1 <= args.devices <= 64 or not 0 <= args.gpu_procs <= min(args.procs, 16000) or args.procs > 20000:
         p.error("want 1-64 devices, gpu-procs <= procs <= 20000")
@@ -124,11 +127,14 @@ def main(argv: list[str] | None = None) -> int:
         with procs.SleepFarm(args.procs, ttl=900) as farm:
             os.environ[fakenvml.ENV] = str(scenario(farm.pids[: args.gpu_procs], args.devices).write(work / "s.txt"))
             on = ["-gpu.enabled", f"-gpu.library={lib}", "-gpu.timeout=5s"]
-            runs = [
-                measure("off", impl, cfg_plain, [], work, args.scrapes, args.interval),
-                measure("on", impl, cfg_plain, on, work, args.scrapes, args.interval),
-                measure("matcher", impl, cfg_matcher, on, work, args.scrapes, args.interval),
-            ]
+            plans = [("off", cfg_plain, []), ("on", cfg_plain, on), ("matcher", cfg_matcher, on)]
+            best: dict[str, Run] = {}
+            for _ in range(max(args.rounds, 1)):
+                for name, cfg, flags in plans:
+                    r = measure(name, impl, cfg, flags, work, args.scrapes, args.interval)
+                    if name not in best or r.cpu_per_scrape_s < best[name].cpu_per_scrape_s:
+                        best[name] = r
+            runs = [best[name] for name, _, _ in plans]
     print(report(runs, args))
     return 0
 
