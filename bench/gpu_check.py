@@ -19,8 +19,12 @@ after --ttl seconds.
 
 Preparing the dependency folder (on a machine with network, for the device machine's Python version/arch):
 
-    python3 -m pip install --target bench/.gpu-deps google-re2 PyYAML nvidia-ml-py   # ~10 MB, ignored by git
+    python3 -m pip install --target bench/.gpu-deps google-re2 PyYAML nvidia-ml-py   # 5.6 MB, ignored by git
     python3 bench/gpu_check.py                     # picks bench/.gpu-deps up by default
+
+For a device machine with another Python, add `--python-version 3.X --only-binary=:all: --platform
+manylinux2014_x86_64` (google-re2 and PyYAML ship compiled wheels; nvidia-ml-py is pure Python). The script prints
+SKIP and exits 2 when the folder does not import there.
 """
 
 from __future__ import annotations

@@ -10,6 +10,10 @@ utilisation path, never the idle NOT_FOUND shortcut). Then runs this checkout's 
 - on:      the same config with -gpu.enabled (NVML read, per-group GPU families);
 - matcher: -gpu.enabled and a `gpu: true` rule ahead of the catch-all (names GPU processes by GPU).
 
+Then, in this process, the same three as Collectors over the same /proc, their collections interleaved
+(off, on, matcher, off, ...) so that the machine's other load hits all three alike: process CPU time per
+collection (the NVML worker thread included), median of --scrapes each.
+
 Per run: CPU seconds per scrape (utime+stime of the agent over --scrapes scrapes, a pause of --interval before
 each so that every scrape is a fresh collection), the agent's own NVML read time, and the exposition size. The three
 runs are repeated --rounds times in turn and each keeps its lowest CPU figure (on a shared machine the other load
@@ -88,6 +92,30 @@ def measure(name: str, impl: exporters.Implementation, config: pathlib.Path, fla
                int(b[0].value - a[0].value) if a and b else -1)
 
 
+def interleaved(lib: pathlib.Path, n: int) -> dict[str, float]:
+    """Median process CPU seconds per collection of three in-process Collectors, collections interleaved."""
+    sys.path.insert(0, str(ROOT / "agent"))
+    from process_monitor_agent.collector import Collector
+    from process_monitor_agent.config import config_from_document
+    from process_monitor_agent.gpu.monitor import GpuMonitor
+    from process_monitor_agent.tracker import Settings
+
+    def make(rules: list[dict[str, object]], gpu: bool) -> Collector:
+        monitor = GpuMonitor(timeout=5.0, library=str(lib)) if gpu else None
+        return Collector(Settings(), config_from_document({"process_names": rules}), max_age=0.0, gpu=monitor)
+
+    collectors = {"off": make(CATCH_ALL, False), "on": make(CATCH_ALL, True), "matcher": make(MATCHER, True)}
+    cpu: dict[str, list[float]] = {k: [] for k in collectors}
+    for c in collectors.values():
+        c.collect()  # priming: first sight of every process
+    for _ in range(n):
+        for name, c in collectors.items():
+            t = time.process_time()
+            c.collect()
+            cpu[name].append(time.process_time() - t)
+    return {k: sorted(v)[len(v) // 2] for k, v in cpu.items()}
+
+
 def report(runs: list[Run], args: argparse.Namespace) -> str:
     lines = [f"agent CPU per scrape, fake NVML: {args.devices} GPUs, {args.gpu_procs} GPU processes, "
              f"{args.procs} sleepers (+ the machine's own processes), {args.scrapes} scrapes per run, "
@@ -135,7 +163,12 @@ def main(argv: list[str] | None = None) -> int:
                     if name not in best or r.cpu_per_scrape_s < best[name].cpu_per_scrape_s:
                         best[name] = r
             runs = [best[name] for name, _, _ in plans]
+            inproc = interleaved(lib, args.scrapes)
     print(report(runs, args))
+    print(f"in process, interleaved, median CPU per collection over {args.scrapes}: "
+          + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in inproc.items())
+          + f"; on-off {(inproc['on'] - inproc['off']) * 1e3:+.2f} ms, matcher-off "
+          f"{(inproc['matcher'] - inproc['off']) * 1e3:+.2f} ms")
     return 0
 
 
