@@ -130,6 +130,29 @@ class Check:
             self.failed.append(what)
 
 
+def _device_utilisation(deps: str, index: int) -> object:
+    """A callable printing the whole GPU's utilisation (for diagnosis next to the per-process figures), or None."""
+    if Path(deps).is_dir() and deps not in sys.path:
+        sys.path.insert(0, deps)
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+    except Exception as e:  # diagnosis only: the checks do not depend on it
+        print(f"(no whole-GPU utilisation: {type(e).__name__}: {e})")
+        return None
+
+    def read() -> str:
+        try:
+            u = pynvml.nvmlDeviceGetUtilizationRates(handle)
+            return f"gpu {u.gpu}% memory {u.memory}%"
+        except Exception as e:
+            return f"{type(e).__name__}: {e}"
+
+    return read
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--device", type=int, default=0, help="CUDA device ordinal for both children")
@@ -224,10 +247,13 @@ def main(argv: list[str] | None = None) -> int:
             children[1].stdin.write(f"busy {args.busy}\n")
             children[1].stdin.flush()
             best = {n: 0.0 for n in NAMES}
+            device_util = _device_utilisation(args.deps, args.device)
             t_end = time.monotonic() + args.busy
             time.sleep(1.5)
             while time.monotonic() < t_end:
                 text = scrape(port)
+                if device_util is not None:
+                    print(f"  whole GPU {args.device} (nvmlDeviceGetUtilizationRates): {device_util()}")
                 for name in NAMES:
                     util = {lab["engine"]: v for lab, v in
                             series(text, "namedprocess_namegroup_gpu_utilization_ratio") if lab["groupname"] == name}
