@@ -284,3 +284,29 @@ def test_compute_and_graphics_entries_of_one_process_are_not_counted_twice(
         assert value(text, MEM, groupname="viz", gpu="1", UUID=U1) == 0
     finally:
         a.close()
+
+
+def test_reinitialisation_after_a_lost_gpu_waits_for_the_retry_interval(tmp_path: Path, lib: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    fp = fake_tree(tmp_path / "proc")
+    fp.add(100, comm="trainer")
+    a = _agent(tmp_path, lib, monkeypatch, retry_interval=3600.0)
+    healthy = _two_gpus().proc(1, 100, GIB)
+    try:
+        a.scene(healthy)
+        a.collect()
+        inits = a.calls("nvmlInitWithFlags")
+        a.scene(Scenario(list(healthy.lines)).fail("nvmlDeviceGetComputeRunningProcesses_v3", GPU_IS_LOST, 1))
+        a.collect()
+        a.collect()
+        assert a.calls("nvmlInitWithFlags") == inits  # not before the interval: no re-init storm
+        a.reader.retry_interval = 0.0
+        a.reader._next_init = 0.0
+        a.scene(healthy)
+        a.collect()  # the pending request is honoured now
+        assert a.calls("nvmlInitWithFlags") == inits + 1 and a.calls("nvmlShutdown") >= 1
+        text = a.collect()
+        assert value(text, MEM, groupname="train-trainer", gpu="1", UUID=U1) == GIB
+    finally:
+        a.close()
+

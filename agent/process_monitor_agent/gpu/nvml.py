@@ -142,8 +142,8 @@ class NvmlReader:
     def read(self) -> Sample:
         now = time.monotonic()
         if self._reinit and self._inited and now >= self._next_init:
-            self._shutdown()
-        self._reinit = False
+            self._shutdown()  # the request stays pending until the retry interval allows it
+            self._reinit = False
         if not self._inited:
             if now < self._next_init and self._init_error is not None:
                 return Sample(errors=[self._init_error], ok=False)
