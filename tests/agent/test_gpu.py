@@ -186,14 +186,18 @@ def test_a_hanging_nvml_read_times_out_and_is_not_stacked(tmp_path: Path, lib: P
     fp.add(100, comm="trainer")
     a = _agent(tmp_path, lib, monkeypatch, timeout=0.05)
     try:
-        a.scene(_two_gpus().proc(0, 100, GIB).sleep("nvmlDeviceGetCount_v2", 700))
+        a.scene(_two_gpus().proc(0, 100, GIB))
+        a.collect()  # NVML answered once: from now on a slow read is a timeout, not "still initialising"
+        a.scene(_two_gpus().proc(0, 100, GIB).sleep("nvmlDeviceGetComputeRunningProcesses_v3", 700))
         text = a.collect()
         assert value(text, ERRORS, reason="timeout") == 1
         assert value(text, "process_monitor_agent_gpu_up") == 0
-        assert value(text, "namedprocess_namegroup_num_procs", groupname="trainer") == 1
+        assert value(text, "namedprocess_namegroup_num_procs", groupname="train-trainer") == 1
+        assert not series(text, MEM)  # no stale GPU figures while NVML does not answer
         text = a.collect()  # the first read is still stuck: no second read is started behind it
         assert value(text, ERRORS, reason="timeout") == 2
-        assert a.calls("nvmlDeviceGetCount_v2") == 1
+        # First read: 2 calls for GPU 0 (size, fill) and 1 for the empty GPU 1; then the one call stuck in GPU 0.
+        assert a.calls("nvmlDeviceGetComputeRunningProcesses_v3") == 3 + 1
         a.scene(_two_gpus().proc(0, 100, GIB))
         deadline = time.monotonic() + 10
         while a.monitor.worker.busy() and time.monotonic() < deadline:
@@ -307,6 +311,29 @@ def test_reinitialisation_after_a_lost_gpu_waits_for_the_retry_interval(tmp_path
         assert a.calls("nvmlInitWithFlags") == inits + 1 and a.calls("nvmlShutdown") >= 1
         text = a.collect()
         assert value(text, MEM, groupname="train-trainer", gpu="1", UUID=U1) == GIB
+    finally:
+        a.close()
+
+
+def test_a_slow_first_read_is_initialising_not_an_error(tmp_path: Path, lib: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        logs: io.StringIO) -> None:
+    fp = fake_tree(tmp_path / "proc")
+    fp.add(100, comm="trainer")
+    a = _agent(tmp_path, lib, monkeypatch, timeout=0.05)
+    monkeypatch.setattr("process_monitor_agent.gpu.monitor.FIRST_READ_TIMEOUT", 0.1)
+    try:
+        a.scene(_two_gpus().proc(0, 100, GIB).sleep("nvmlInitWithFlags", 600))
+        text = a.collect()
+        assert value(text, "process_monitor_agent_gpu_up") == 0
+        assert not series(text, ERRORS) and "level=error" not in logs.getvalue()
+        assert "still initialising" in logs.getvalue()
+        a.scene(_two_gpus().proc(0, 100, GIB))
+        deadline = time.monotonic() + 10
+        while a.monitor.worker.busy() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        text = a.collect()
+        assert value(text, "process_monitor_agent_gpu_up") == 1
+        assert value(text, MEM, groupname="train-trainer", gpu="0", UUID=U0) == GIB
     finally:
         a.close()
 

@@ -17,11 +17,14 @@ from typing import Any
 
 from ..exposition import escape_label, write_family
 from ..log import log
-from .deadline import OK, STALLED, DeadlineWorker
+from .deadline import OK, STALLED, TIMEOUT, DeadlineWorker
 from .model import Device, GroupUse, Sample
 from .nvml import NvmlReader
 
 A = "process_monitor_agent_"
+# nvmlInit can take seconds on a node whose GPUs are not in persistence mode: the first read may wait this long,
+# and until NVML has answered once, a slow read is "still initialising" (gpu_up 0), not an error.
+FIRST_READ_TIMEOUT = 5.0
 
 
 class GpuMonitor:
@@ -36,6 +39,7 @@ class GpuMonitor:
         self._gpu_of: dict[int, tuple[str, ...]] = {}
         self.last_duration = 0.0
         self.tracked = self.ignored = 0
+        self._answered = False
 
     def set_rules(self, rules: Any) -> None:
         """Called on start-up and every reload: whether any rule looks at GPUs (`gpu:` or `.GPUs`)."""
@@ -44,12 +48,20 @@ class GpuMonitor:
     # -- before the tracker ----------------------------------------------------------------------------------
     def before_collect(self, tracker: Any) -> set[int]:
         t0 = time.monotonic()
+        timeout = self.timeout if self._answered else max(self.timeout, FIRST_READ_TIMEOUT)
         try:
-            status, sample = self.worker.call(self.timeout)
+            status, sample = self.worker.call(timeout)
         except Exception as e:  # NvmlReader.read catches everything; this is a last resort
             status, sample = OK, Sample(errors=[("nvml_error", "", f"{type(e).__name__}: {e}")], ok=False)
-        if status != OK:
-            what = "is still running" if status == STALLED else f"did not finish within {self.timeout:g}s"
+        if status == OK:
+            self._answered = True
+        elif not self._answered:
+            if status == TIMEOUT:
+                log.info("GPU metrics: NVML is still initialising after %gs; GPU series follow once it answers",
+                         timeout)
+            sample = Sample(ok=False)
+        else:
+            what = "is still running" if status == STALLED else f"did not finish within {timeout:g}s"
             sample = Sample(errors=[("timeout", "", f"NVML read {what}")], ok=False)
         self.last_duration = time.monotonic() - t0
         self._errors(sample.errors)
