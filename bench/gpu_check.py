@@ -250,7 +250,9 @@ def main(argv: list[str] | None = None) -> int:
             device_util = _device_utilisation(args.deps, args.device)
             t_end = time.monotonic() + args.busy
             time.sleep(1.5)
-            while time.monotonic() < t_end:
+            sampled = 0
+            while sampled == 0 or time.monotonic() < t_end:  # at least one sample, however loaded the machine
+                sampled += 1
                 text = scrape(port)
                 if device_util is not None:
                     print(f"  whole GPU {args.device} (nvmlDeviceGetUtilizationRates): {device_util()}")
