@@ -78,8 +78,10 @@ images: ## build both images (docker build if a Docker engine answers, else buil
 test-prometheus: ## promtool, real-Prometheus and prometheus-operator tests (tests/prometheus)
 	$(PYTHON) -m pytest -ra tests/prometheus
 
-prometheus-generated: ## regenerate dashboards/process-monitor.json and the example rules file
+prometheus-generated: ## regenerate dashboards/process-monitor{,-gpu}.json and the example rules file
 	PYTHONPATH=operator:agent $(PYTHON) -m process_monitor_operator.cli dashboard > dashboards/process-monitor.json
+	PYTHONPATH=operator:agent $(PYTHON) -m process_monitor_operator.cli dashboard --gpu \
+	  > dashboards/process-monitor-gpu.json
 	PYTHONPATH=operator:agent $(PYTHON) -m process_monitor_operator.cli render --rules \
 	  -f examples/prometheus/processmonitor-with-alerts.yaml > examples/prometheus/process-monitor.rules.yaml
 

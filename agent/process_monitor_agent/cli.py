@@ -1,7 +1,8 @@
 """Command line of the agent (`process-monitor-agent`, `python -m process_monitor_agent`).
 
 Every process-exporter flag, spelled as it spells them, in both `-flag` and `--flag` forms (flags.py), plus ours
-in the same dotted style: -gather-smaps.interval and -report.missing-groups. Start-up: parse flags, load rules
+in the same dotted style: -gather-smaps.interval, -report.missing-groups and -gpu.* (GPU processes, off by
+default). Start-up: parse flags, load rules
 (config errors: one line on stderr, exit status 2, no traceback), prime one collection, then either print a
 second collection after -once-to-stdout-delay and exit, or serve HTTP and watch the config for reloads.
 """
@@ -42,6 +43,12 @@ FLAGS = [
     Flag("remove-empty-groups", "bool", False, "forget empty groups"),
     Flag("report.missing-groups", "bool", False,
          "report every statically named group (a name without {{) with num_procs 0 from start-up"),
+    Flag("gpu.enabled", "bool", False,
+         "export per-group GPU memory and utilisation from NVIDIA's NVML (needs nvidia-ml-py and\n"
+         "libnvidia-ml.so.1) and let rules use gpu: and {{.GPUs}}"),
+    Flag("gpu.timeout", "duration", 1.0, "longest wait for one NVML read per collection (-gpu.enabled)"),
+    Flag("gpu.library", "string", "",
+         "path of libnvidia-ml.so.1 to load instead of the dynamic loader's search (-gpu.enabled)"),
     Flag("procnames", "string", "", "comma-separated list of process names to monitor"),
     Flag("namemapping", "string", "",
          "comma-separated list, alternating process name and capturing regex to apply to cmdline"),
@@ -126,11 +133,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not os.path.isdir(settings.procfs):
         sys.stderr.write(f"{PROG}: -procfs {settings.procfs}: not a directory\n")
         return 2
+    gpu = None
+    if opts["gpu.enabled"] and opts["gpu.timeout"] <= 0:
+        sys.stderr.write(f"{PROG}: -gpu.timeout must be positive, got {opts['gpu.timeout']:g}s\n")
+        return 2
+    if opts["gpu.enabled"]:
+        from .gpu.monitor import GpuMonitor
+
+        gpu = GpuMonitor(timeout=opts["gpu.timeout"], library=opts["gpu.library"])
+    elif config.rules.needs_gpu:
+        log.warning("the config uses gpu: or {{.GPUs}} but -gpu.enabled is off: no process holds a GPU for it")
     collector = Collector(
         settings,
         config,
         remove_empty_groups=opts["remove-empty-groups"],
         report_missing_groups=opts["report.missing-groups"],
+        gpu=gpu,
     )
     # Prime the state (as process-exporter does): counters of processes already running start from here.
     collector.collect()

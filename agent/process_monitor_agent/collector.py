@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .config import Config
@@ -18,6 +19,9 @@ from .exposition import group_families, write_family, write_groups
 from .grouper import Grouper
 from .selfmetrics import SelfMetrics
 from .tracker import Settings, Tracker
+
+if TYPE_CHECKING:
+    from .gpu.monitor import GpuMonitor
 
 A = "process_monitor_agent_"
 
@@ -31,12 +35,17 @@ class Collector:
         report_missing_groups: bool = False,
         self_metrics: bool = True,
         max_age: float = 0.1,
+        gpu: GpuMonitor | None = None,
     ) -> None:
         self.settings = settings
         self.tracker = Tracker(settings, config.rules)
         self.grouper = Grouper(remove_empty_groups, report_missing_groups)
         self.grouper.set_static_names(config.rules.static_names)
-        self.families = group_families(settings.gather_smaps, settings.threads)
+        # -gpu.enabled: one NVML read per collection, folded into the groups (gpu/monitor.py).
+        self.gpu = gpu
+        if gpu is not None:
+            gpu.set_rules(config.rules)
+        self.families = group_families(settings.gather_smaps, settings.threads, gpu is not None)
         self.selfm = SelfMetrics() if self_metrics else None
         self.max_age = max_age
         self.lock = threading.Lock()
@@ -64,6 +73,8 @@ class Collector:
         with self.lock:
             self.tracker.set_rules(config.rules)
             self.grouper.set_static_names(config.rules.static_names)
+            if self.gpu is not None:
+                self.gpu.set_rules(config.rules)
             self._cached = None
             self.reload_ok = 1
             self.reload_success_ts = time.time()
@@ -93,7 +104,11 @@ class Collector:
     def _collect_locked(self) -> bytes:
         t0 = time.monotonic()
         c0 = time.thread_time()
+        gpu = self.gpu
+        again = gpu.before_collect(self.tracker) if gpu is not None else None
         cs = self.tracker.collect()
+        if again:
+            self.tracker.rematch_pids(again)
         self.collections += 1
         out: list[str] = []
         if cs.failed:
@@ -102,6 +117,8 @@ class Collector:
             self.procread_errors += cs.read_errors
             self.partial_errors += cs.partial
             groups = self.grouper.update(self.tracker.procs.values())
+            if gpu is not None:
+                gpu.attach(groups, self.tracker)
             write_groups(out, groups, self.families, float(self.tracker.hz))
         self.last_tracked, self.last_ignored = cs.tracked, cs.ignored
         write_family(
@@ -129,6 +146,8 @@ class Collector:
         self.last_cpu = time.thread_time() - c0
         self.cpu_total += self.last_cpu
         self._own(out)
+        if gpu is not None:
+            gpu.write_own(out)
         if self.selfm is not None:
             self.selfm.write(out)
         body = "".join(out).encode("utf-8")

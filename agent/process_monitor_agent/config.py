@@ -16,7 +16,7 @@ from .rules import NameMapping, Rule, Rules, compile_regex
 from .template import TemplateError, compile_template
 
 DEFAULT_NAME = "{{.ExeBase}}"
-_ENTRY_KEYS = {"name", "comm", "exe", "cmdline"}
+_ENTRY_KEYS = {"name", "comm", "exe", "cmdline", "gpu"}
 # The pure-Python SafeLoader: configs are small, and its error positions are the more precise ones.
 _Loader = yaml.SafeLoader
 
@@ -104,8 +104,11 @@ def config_from_document(doc: Any, source: str = "config", list_name: str = "pro
         comms = _string_list(entry["comm"], "comm", where) if entry.get("comm") is not None else None
         exes = _string_list(entry["exe"], "exe", where) if entry.get("exe") is not None else None
         cmdlines = _string_list(entry["cmdline"], "cmdline", where) if entry.get("cmdline") is not None else None
-        if not comms and not exes and not cmdlines:
-            raise ConfigError(f"{where}: no matchers provided (give at least one of comm, exe, cmdline)")
+        gpu = entry.get("gpu")
+        if gpu is not None and not isinstance(gpu, bool):
+            raise ConfigError(f"{where}: gpu must be true or false, got {gpu!r}")
+        if not comms and not exes and not cmdlines and gpu is None:
+            raise ConfigError(f"{where}: no matchers provided (give at least one of comm, exe, cmdline, gpu)")
         regexes = []
         for i, pattern in enumerate(cmdlines or []):
             try:
@@ -121,7 +124,7 @@ def config_from_document(doc: Any, source: str = "config", list_name: str = "pro
                     f"{where}: template uses .Matches.{part[1]} but no cmdline regex of this entry captures "
                     f"(?P<{part[1]}>...); it will render as <no value>"
                 )
-        rules.append(Rule(idx, template, comms or None, exes or None, regexes or None))
+        rules.append(Rule(idx, template, comms or None, exes or None, regexes or None, gpu))
     return Config(Rules(rules), source, warnings)
 
 

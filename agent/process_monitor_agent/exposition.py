@@ -152,7 +152,7 @@ def _thread_fn(pick: Callable[[object], Iterable[Sample]]) -> FamilyFn:
 P = "namedprocess_namegroup_"
 
 
-def group_families(smaps: bool, threads: bool) -> list[tuple[str, str, str, FamilyFn]]:
+def group_families(smaps: bool, threads: bool, gpu: bool = False) -> list[tuple[str, str, str, FamilyFn]]:
     """The table of per-group families for the given flags, sorted by name as client_golang writes them."""
     rows: list[tuple[str, str, str, FamilyFn]] = [
         (P + "num_procs", "number of processes in this group", "gauge", _num_procs),
@@ -231,6 +231,10 @@ def group_families(smaps: bool, threads: bool) -> list[tuple[str, str, str, Fami
                 ),
             ),
         ]
+    if gpu:
+        from .gpu.families import GPU_FAMILIES  # -gpu.enabled only
+
+        rows += GPU_FAMILIES
     rows.sort(key=lambda r: r[0])
     return rows
 

@@ -42,6 +42,7 @@ class GroupSnapshot:
     __slots__ = (
         "counters",
         "fds",
+        "gpus",
         "name",
         "nthreads",
         "oldest",
@@ -69,6 +70,7 @@ class GroupSnapshot:
         self.states = [0, 0, 0, 0, 0]
         self.wchans: dict[str, int] = {}
         self.threads: list[ThreadGroup] = []
+        self.gpus: dict | None = None  # device -> gpu.model.GroupUse, set by gpu/monitor.py with -gpu.enabled
 
 
 class Grouper:

@@ -6,7 +6,9 @@ is immutable; a reload builds a new one and swaps it in.
 Semantics (process-exporter config/config.go): entries are tried in order and the first match wins. Inside an
 entry every selector present must match: `comm` is an OR of exact comm names; `exe` is an OR where an entry
 without `/` matches the basename of argv[0] and one with `/` must equal argv[0]; `cmdline` is an AND of RE2
-regexes searched (unanchored) in argv joined by spaces, whose named captures feed `.Matches`.
+regexes searched (unanchored) in argv joined by spaces, whose named captures feed `.Matches`. Ours: `gpu: true`
+(`false`) matches a process that holds (does not hold) a GPU context, per NVML at the collection that names it
+(needs -gpu.enabled; a known process that gains a context later is re-matched, see gpu/monitor.py).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def compile_regex(pattern: str) -> Any:
 class ProcAttrs:
     """What a rule can look at for one process. Filled by the tracker with only the fields the rules need."""
 
-    __slots__ = ("cgroups", "cmdline", "comm", "pid", "start_time", "username")
+    __slots__ = ("cgroups", "cmdline", "comm", "gpus", "pid", "start_time", "username")
 
     def __init__(
         self,
@@ -54,6 +56,7 @@ class ProcAttrs:
         self.start_time = start_time
         self.username = username
         self.cgroups = cgroups or []
+        self.gpus: tuple[str, ...] = ()  # GPUs it holds a context on ("0", "1:3" for MIG), when rules need it
 
     @property
     def exefull(self) -> str:
@@ -67,7 +70,7 @@ class ProcAttrs:
 class Rule:
     """One `process_names` entry."""
 
-    __slots__ = ("comms", "exes", "index", "regexes", "template")
+    __slots__ = ("comms", "exes", "gpu", "index", "regexes", "template")
 
     def __init__(
         self,
@@ -76,8 +79,10 @@ class Rule:
         comms: list[str] | None,
         exes: list[str] | None,
         regexes: list[Any] | None,
+        gpu: bool | None = None,
     ) -> None:
         self.index = index
+        self.gpu = gpu
         self.template = template
         self.comms = frozenset(comms) if comms else None
         # basename -> "" (match any argv[0] with that basename) or the full path argv[0] must equal.
@@ -94,6 +99,8 @@ class Rule:
     def match(self, attrs: ProcAttrs) -> dict[str, str] | None:
         """Captures dict when the entry matches (possibly empty), else None."""
         if self.comms is not None and attrs.comm not in self.comms:
+            return None
+        if self.gpu is not None and bool(attrs.gpus) != self.gpu:
             return None
         if self.exes is not None:
             if not attrs.cmdline:
@@ -127,7 +134,9 @@ class NameMapping:
 class Rules:
     """An ordered rule set, or a NameMapping; `name_of` returns the group name or None (not matched)."""
 
-    __slots__ = ("entries", "namemap", "needs_cgroups", "needs_cmdline", "needs_username", "static_names")
+    __slots__ = (
+        "entries", "namemap", "needs_cgroups", "needs_cmdline", "needs_gpu", "needs_username", "static_names",
+    )
 
     def __init__(self, entries: list[Rule] | None = None, namemap: NameMapping | None = None) -> None:
         self.entries = entries or []
@@ -137,6 +146,7 @@ class Rules:
             fields |= r.template.fields
         self.needs_username = "Username" in fields
         self.needs_cgroups = "Cgroups" in fields
+        self.needs_gpu = "GPUs" in fields or any(r.gpu is not None for r in self.entries)
         self.needs_cmdline = bool(
             (namemap is not None and any(v is not None for v in namemap.mapping.values()))
             or fields & {"ExeBase", "ExeFull", "Matches"}

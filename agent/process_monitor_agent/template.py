@@ -2,7 +2,8 @@
 
 Called by config.py at load (compile: every construct is checked, unknown ones are rejected with a message) and
 by rules.py when a process is first named (render). Supported: literal text and actions that access one field:
-`{{.Comm}} {{.ExeBase}} {{.ExeFull}} {{.Username}} {{.PID}} {{.StartTime}} {{.Cgroups}} {{.Matches.NAME}}`,
+`{{.Comm}} {{.ExeBase}} {{.ExeFull}} {{.Username}} {{.PID}} {{.StartTime}} {{.Cgroups}} {{.Matches.NAME}}`, and
+ours `{{.GPUs}}` (the GPUs the process holds a context on, as a Go slice `[0 1]`; `[1:3]` for a MIG instance),
 with optional spaces and Go's `{{-`/`-}}` trim markers. Values print as Go's template engine prints them
 (StartTime as time.Time.String() in UTC, Cgroups as a Go slice `[a b]`, a missing .Matches key as `<no value>`).
 Nothing is ever passed to eval; there is no attribute access beyond this fixed list.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-FIELDS = ("Comm", "ExeBase", "ExeFull", "Username", "PID", "StartTime", "Cgroups", "Matches")
+FIELDS = ("Comm", "ExeBase", "ExeFull", "Username", "PID", "StartTime", "Cgroups", "Matches", "GPUs")
 _IDENT_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
@@ -69,6 +70,8 @@ class Template:
                 out.append(attrs.exefull)
             elif field == "Username":
                 out.append(attrs.username)
+            elif field == "GPUs":
+                out.append("[" + " ".join(attrs.gpus) + "]")
         return "".join(out)
 
 
@@ -116,7 +119,7 @@ def _compile_action(action: str, source: str) -> tuple[str, str]:
         raise TemplateError(
             f"unsupported template construct {{{{{action}}}}} in {source!r} ({what!r}): only field access like "
             "{{.Comm}}, {{.ExeBase}}, {{.ExeFull}}, {{.Username}}, {{.PID}}, {{.StartTime}}, {{.Cgroups}}, "
-            "{{.Matches.NAME}} is supported"
+            "{{.Matches.NAME}}, {{.GPUs}} is supported"
         )
     path = action[1:].split(".")
     if any(not seg or not set(seg) <= _IDENT_OK for seg in path):

@@ -27,6 +27,7 @@ import os
 import pwd
 import random
 import time
+from collections.abc import Iterable
 
 from .log import log
 from .procfs import _O_RDONLY, read_file, read_file_all
@@ -194,6 +195,8 @@ class Tracker:
         self.fd_size = fd_size_is_count(settings.procfs)
         # Failed reads of a live process's files since start, by file (what a restricted agent cannot see).
         self.read_failures: dict[str, int] = {}
+        # With -gpu.enabled: pid -> GPUs it holds a context on, set by gpu/monitor.py before each collection.
+        self.gpu_of: dict[int, tuple[str, ...]] = {}
 
     # -- rules ---------------------------------------------------------------------------------------------------
     def set_rules(self, rules: Rules) -> None:
@@ -414,6 +417,8 @@ class Tracker:
                 attrs.cgroups = parse_cgroup(read_file_all(base + "/cgroup"))
             except OSError:
                 attrs.cgroups = []
+        if rules.needs_gpu:
+            attrs.gpus = self.gpu_of.get(pid, ())
         return attrs
 
     def _track(
@@ -663,3 +668,38 @@ class Tracker:
         ps.wchans = wchans
         ps.thread_updates = updates
         return ok, all_idle
+
+    # -- GPU (-gpu.enabled) ----------------------------------------------------------------------------------
+    def rematch_pids(self, pids: Iterable[int]) -> None:
+        """Re-match known processes that newly hold a GPU context (called by collector.py right after `collect`
+        when rules use `gpu:` or `.GPUs`): as on a reload, a tracked process may move to another group keeping
+        its counter baselines, and an ignored one may become tracked from now on (baseline, no back-counting).
+        A tracked process that no rule matches any more keeps its group."""
+        cs = CollectStats()
+        now = time.monotonic()
+        root = self.s.procfs + "/"
+        for pid in pids:
+            base = root + str(pid)
+            try:
+                data = read_file(base + "/stat", 1024)
+            except OSError:
+                continue
+            rp = data.rfind(b")")
+            f = data[rp + 2 :].split(None, 22)
+            try:
+                starttime = int(f[19])
+            except (IndexError, ValueError):
+                continue
+            ps = self.procs.get(pid)
+            known = ps is not None and ps.starttime == starttime
+            if not known and self.ignored.get(pid) != starttime:
+                continue
+            attrs = self._attrs(pid, base, data, rp, starttime)
+            group = self.rules.name_of(attrs) if attrs is not None else None
+            if group is None:
+                continue
+            if known:
+                ps.group = group
+            else:
+                del self.ignored[pid]
+                self._track(pid, base, f, starttime, True, None, group, self.procs, False, now, cs)

@@ -98,7 +98,7 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _dashboard(args: argparse.Namespace) -> int:
-    sys.stdout.write(dashboard_json())
+    sys.stdout.write(dashboard_json(gpu=args.gpu))
     return 0
 
 
@@ -122,6 +122,8 @@ def parser() -> argparse.ArgumentParser:
                    help="render as if this prometheus-operator CRD were not installed (repeatable)")
     r.set_defaults(func=_render)
     d = sub.add_parser("dashboard", help="print the Grafana dashboard JSON (dashboards/process-monitor.json)")
+    d.add_argument("--gpu", action="store_true",
+                   help="with the GPU row (dashboards/process-monitor-gpu.json), as for spec.gpu.enabled")
     d.set_defaults(func=_dashboard)
     b = sub.add_parser("rbac", help="print the ClusterRole the operator needs")
     b.add_argument("--name", default="process-monitor-operator")

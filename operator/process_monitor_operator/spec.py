@@ -59,6 +59,10 @@ DEFAULTS: dict[str, Any] = {
             "metricRelabelings": [],
         },
     },
+    # GPU processes: only `enabled` has a default; the scheduling fields are read as written (render/gpu.py).
+    "gpu": {
+        "enabled": False,
+    },
     # spec.alerts has no schema defaults: render/rules.py reads it as written (absent = enabled, no per-group rules).
     "grafanaDashboard": {
         "enabled": False,

@@ -55,6 +55,8 @@ def _shape_problems(entries: list[Any]) -> list[str]:
                 problems.append(f"processNames[{index}]: {key} must be a list of strings")
         if entry.get("name") is not None and not isinstance(entry["name"], str):
             problems.append(f"processNames[{index}]: name must be a string")
+        if entry.get("gpu") is not None and not isinstance(entry["gpu"], bool):
+            problems.append(f"processNames[{index}]: gpu must be true or false")
     return problems
 
 
@@ -75,5 +77,10 @@ def validate(source: Source) -> list[str]:
                 # The agent names entries as in its file (`process_names[0]`); say it in the CRD's terms.
                 message = str(exc).removeprefix(f"{_SOURCE}: ")
                 problems.append(message.replace("process_names[0]", f"processNames[{index}]", 1))
+    if not problems and not (source.spec.get("gpu") or {}).get("enabled"):
+        # The agent would accept it and never match: say so where the user looks instead.
+        for index, entry in enumerate(entries):
+            if entry.get("gpu") is not None or ".GPUs" in str(entry.get("name") or ""):
+                problems.append(f"processNames[{index}]: uses gpu or .GPUs, which need spec.gpu.enabled: true")
     problems.extend(validate_alerts(source.spec.get("alerts")))
     return problems

@@ -89,7 +89,8 @@ def test_crd_fixed_names() -> None:
     version = crd["spec"]["versions"][0]
     assert version["name"] == "v1alpha1" and version["subresources"] == {"status": {}}
     entry = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["processNames"]["items"]
-    assert set(entry["properties"]) == {"name", "comm", "exe", "cmdline"}
+    # process-exporter's entry shape, so its configs paste in unchanged, plus our one matcher `gpu` (a superset).
+    assert set(entry["properties"]) == {"name", "comm", "exe", "cmdline", "gpu"}
 
 
 def _descriptions_missing(schema: dict[str, Any], path: str) -> list[str]:

@@ -117,7 +117,8 @@ def test_constraints_pin_every_runtime_dependency() -> None:
             assert sep and version, f"constraints.txt: {line!r} is not an exact pin"
             pins[name.strip().lower().replace("_", "-")] = version
     project = PYPROJECT["project"]
-    needed = _runtime_closure(project["dependencies"] + project["optional-dependencies"]["operator"])
+    extras = project["optional-dependencies"]
+    needed = _runtime_closure(project["dependencies"] + extras["operator"] + extras["gpu"])
     missing = sorted(needed - pins.keys())
     assert not missing, f"docker/constraints.txt does not pin: {missing}"
 

@@ -44,10 +44,40 @@ def _rendered(name: str) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(proc.stdout) if d]
 
 
-@pytest.mark.parametrize("name", ["catch-all.yaml", "java-mysql.yaml", "kube-prometheus-stack.yaml"])
+@pytest.mark.parametrize("name", ["catch-all.yaml", "java-mysql.yaml", "kube-prometheus-stack.yaml",
+                                  "gpu-node-pool.yaml"])
 def test_example_renders_every_child(name: str) -> None:
     kinds = {d["kind"] for d in _render(name)}
     assert {"ServiceAccount", "ConfigMap", "DaemonSet", "Service"} <= kinds, kinds
+
+
+def test_gpu_node_pool_runs_on_gpu_nodes_without_taking_a_gpu() -> None:
+    ds = next(d for d in _render("gpu-node-pool.yaml") if d["kind"] == "DaemonSet")
+    pod = ds["spec"]["template"]["spec"]
+    (agent,) = pod["containers"]
+    assert "--gpu.enabled=true" in agent["args"]
+    assert pod["nodeSelector"]["nvidia.com/gpu.present"] == "true" and pod["runtimeClassName"] == "nvidia"
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
+    assert {"name": "NVIDIA_DRIVER_CAPABILITIES", "value": "utility"} in agent["env"]
+    assert "nvidia.com/gpu" not in str(agent["resources"])
+    dashboard = next(d for d in _render("gpu-node-pool.yaml") if d["metadata"]["name"].endswith("-dashboard"))
+    assert "namedprocess_namegroup_gpu_memory_bytes" in next(iter(dashboard["data"].values()))
+    # The rules name GPU processes as the comments say (the agent's own parser, fed what NVML would report).
+    from process_monitor_agent.config import parse_config
+    from process_monitor_agent.rules import ProcAttrs
+
+    config = next(d for d in _render("gpu-node-pool.yaml") if d["kind"] == "ConfigMap")["data"]["config.yaml"]
+    rules = parse_config(config).rules
+
+    def named(comm: str, argv: list[str], gpus: tuple[str, ...]) -> str | None:
+        attrs = ProcAttrs(comm, argv)
+        attrs.gpus = gpus
+        return rules.name_of(attrs)
+
+    assert named("python", ["python", "/workspace/train.py", "--epochs=3"], ("0", "1")) == "train:train"
+    assert named("python", ["python", "/workspace/train.py"], ()) == "python"
+    assert named("ffmpeg", ["ffmpeg", "-hwaccel", "cuda"], ("0",)) == "gpu:ffmpeg@[0]"
+    assert named("tritonserver", ["tritonserver"], ("2",)) == "serve:tritonserver"
 
 
 def test_catch_all_is_the_seed_config() -> None:

@@ -21,6 +21,30 @@ def test_repository_json_is_the_generated_one() -> None:
         "`process-monitor dashboard > dashboards/process-monitor.json`")
 
 
+def test_repository_gpu_json_is_the_generated_one_and_only_it_has_the_gpu_row() -> None:
+    on_disk = (ROOT / "dashboards" / "process-monitor-gpu.json").read_text()
+    assert on_disk == dash.dashboard_json(gpu=True), (
+        "dashboards/process-monitor-gpu.json is stale: regenerate with `make prometheus-generated`")
+    plain = " ".join(expr for _, expr in dash.panel_queries())
+    with_gpu = " ".join(expr for _, expr in dash.panel_queries(dash.dashboard(gpu=True)))
+    for family in (dash.GPU_MEMORY, dash.GPU_UTIL, dash.GPU_PROCS, dash.AGENT_GPU_UP, dash.AGENT_GPU_ERRORS):
+        assert family not in plain and family in with_gpu, family
+
+
+def test_gpu_row_keeps_the_filters_and_the_grid() -> None:
+    model = dash.dashboard(gpu=True)
+    for title, expr in dash.panel_queries(model):
+        assert 'namespace=~"$namespace"' in expr and 'instance=~"$instance"' in expr, title
+        if "namedprocess_namegroup" in expr and title != "Agents":
+            assert 'groupname=~"$groupname"' in expr, title
+    cells: set[tuple[int, int]] = set()
+    for panel in model["panels"]:
+        g = panel["gridPos"]
+        mine = {(x, y) for x in range(g["x"], g["x"] + g["w"]) for y in range(g["y"], g["y"] + g["h"])}
+        assert not cells & mine and g["x"] + g["w"] <= 24, panel["title"]
+        cells |= mine
+
+
 def test_panels_use_current_types_and_the_datasource_variable() -> None:
     model = dash.dashboard()
     ids = [p["id"] for p in model["panels"]]

@@ -18,11 +18,11 @@ from .options import RenderOptions
 API_VERSION = "v1"
 KIND = "ConfigMap"
 PLURAL = "configmaps"
-_ENTRY_KEYS = ("name", "comm", "exe", "cmdline")
+_ENTRY_KEYS = ("name", "comm", "exe", "cmdline", "gpu")
 
 
 def config_yaml(src: Source) -> str:
-    """process-exporter's `process_names` document for `src.spec.processNames` (only its four keys, in order)."""
+    """process-exporter's `process_names` document for `src.spec.processNames` (its four keys and our `gpu`)."""
     entries = []
     for entry in src.process_names:
         entries.append({k: entry[k] for k in _ENTRY_KEYS if entry.get(k) not in (None, [])})

@@ -13,6 +13,7 @@ from typing import Any
 
 from .. import constants as c
 from ..spec import Source
+from . import gpu
 from .meta import common_labels, metadata, selector_labels
 from .options import RenderOptions
 
@@ -46,6 +47,7 @@ def agent_args(src: Source) -> list[str]:
         ("reportMissingGroups", "--report.missing-groups"),
     )
     args += [f"{flag}={_flag(col[key])}" for key, flag in optional if col.get(key) not in (None, "")]
+    args += gpu.agent_args(src)
     return args + [str(a) for a in agent.get("extraArgs") or []]
 
 
@@ -121,6 +123,7 @@ def pod_template(src: Source, options: RenderOptions) -> dict[str, Any]:
         {"name": "config", "configMap": {"name": metadata(src)["name"]}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}},
     ]
+    gpu.apply(src, spec, container)  # spec.gpu: flag, scheduling, NVIDIA container toolkit variables
     annotations = {**agent["podAnnotations"], "cluster-autoscaler.kubernetes.io/safe-to-evict": "true"}
     labels = {**agent["podLabels"], **common_labels(src), c.COMPONENT_LABEL: "agent", "jobLabel": "process-monitor"}
     return {"metadata": {"labels": labels, "annotations": annotations}, "spec": spec}

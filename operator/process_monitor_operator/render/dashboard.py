@@ -8,6 +8,8 @@
 Everything in dashboard 249 ("Named processes") is here with current panel types (timeseries/stat/table), plus
 threads, fds and fd ratio, states, page faults, context switches and the agent's own cost. CPU and memory panels
 read the recording rules of render/rules.py, so the dashboard and the alerts agree on what "CPU %" means.
+With `gpu=True` (a ProcessMonitor with `spec.gpu.enabled`; `process-monitor dashboard --gpu`, checked in as
+`dashboards/process-monitor-gpu.json`) a last row shows the per-group GPU families and the agents' NVML health.
 `PANEL_QUERIES` (every query with its variables) lets tests run each one against a real Prometheus.
 """
 
@@ -46,6 +48,11 @@ AGENT_COLLECTION_DURATION = "process_monitor_agent_collection_duration_seconds"
 AGENT_PROCESSES = "process_monitor_agent_processes"
 AGENT_BUILD_INFO = "process_monitor_agent_build_info"
 AGENT_RELOAD_OK = "process_monitor_agent_config_last_reload_successful"
+GPU_MEMORY = "namedprocess_namegroup_gpu_memory_bytes"
+GPU_UTIL = "namedprocess_namegroup_gpu_utilization_ratio"
+GPU_PROCS = "namedprocess_namegroup_gpu_num_procs"
+AGENT_GPU_UP = "process_monitor_agent_gpu_up"
+AGENT_GPU_ERRORS = "process_monitor_agent_gpu_scrape_errors_total"
 
 
 def _target(expr: str, legend: str = WHERE, ref: str = "A", *, instant: bool = False) -> dict[str, Any]:
@@ -202,6 +209,33 @@ def _panels() -> list[dict[str, Any]]:
     ]
 
 
+def _gpu_panels() -> list[dict[str, Any]]:
+    rate = "[$__rate_interval]"
+    on_gpu = WHERE + " GPU {{gpu}}{{GPU_I_ID}}"
+    return [
+        _row("GPU processes"),
+        _timeseries("GPU memory", "GPU memory used by each group's processes, per GPU (NVML).",
+                    [_target(f"{GPU_MEMORY}{{{S}}}", on_gpu)], "bytes", stack=True),
+        _timeseries("GPU SM utilisation",
+                    "Share of the GPU's time its SMs ran each group's kernels since the previous collection (NVML "
+                    "per-process utilisation; none on MIG instances).",
+                    [_target(f'{GPU_UTIL}{{{S},engine="sm"}}', on_gpu)], "percentunit", stack=True, max_value=1),
+        _timeseries("GPU memory-controller utilisation",
+                    "Share of time the GPU's memory controller served each group (reads and writes).",
+                    [_target(f'{GPU_UTIL}{{{S},engine="memory"}}', on_gpu)], "percentunit", stack=True),
+        _timeseries("GPU encoder / decoder", "Video encoder and decoder utilisation per group.",
+                    [_target(f'{GPU_UTIL}{{{S},engine=~"encoder|decoder"}}', on_gpu + " {{engine}}")],
+                    "percentunit"),
+        _timeseries("Processes on GPUs", "Processes of each group holding a context on each GPU.",
+                    [_target(f"{GPU_PROCS}{{{S}}}", on_gpu)], "short", stack=True),
+        _timeseries("Agent NVML errors", "Failed NVML reads per second by reason (a GPU error never fails a scrape).",
+                    [_target(f"sum by (instance, reason) (rate({AGENT_GPU_ERRORS}{{{A}}}{rate}))",
+                             "{{instance}} {{reason}}")], "ops"),
+        _stat("Agents reading NVML", "Agents whose last NVML read answered / agents with GPU metrics on.",
+              f"sum({AGENT_GPU_UP}{{{A}}}) / count({AGENT_GPU_UP}{{{A}}})", "percentunit"),
+    ]
+
+
 def _layout(panels: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Assign ids and grid positions: rows span the width, stats 4 wide, tables full, timeseries 12 wide."""
     x = y = 0
@@ -233,8 +267,8 @@ def _variable(name: str, label: str, query: str, all_value: str) -> dict[str, An
     }
 
 
-def dashboard(uid: str = DEFAULT_UID, title: str = DEFAULT_TITLE) -> dict[str, Any]:
-    """The dashboard model (Grafana JSON), deterministic."""
+def dashboard(uid: str = DEFAULT_UID, title: str = DEFAULT_TITLE, gpu: bool = False) -> dict[str, Any]:
+    """The dashboard model (Grafana JSON), deterministic; `gpu` adds the GPU row."""
     metric = "namedprocess_namegroup_num_procs"
     templating = [
         {"type": "datasource", "name": "datasource", "label": "Data source", "query": "prometheus",
@@ -263,12 +297,12 @@ def dashboard(uid: str = DEFAULT_UID, title: str = DEFAULT_TITLE) -> dict[str, A
             "builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"}, "enable": True, "hide": True,
             "iconColor": "rgba(0, 211, 255, 1)", "name": "Annotations & Alerts", "type": "dashboard"}]},
         "templating": {"list": templating},
-        "panels": _layout(_panels()),
+        "panels": _layout(_panels() + (_gpu_panels() if gpu else [])),
     }
 
 
-def dashboard_json(uid: str = DEFAULT_UID, title: str = DEFAULT_TITLE) -> str:
-    return json.dumps(dashboard(uid, title), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+def dashboard_json(uid: str = DEFAULT_UID, title: str = DEFAULT_TITLE, gpu: bool = False) -> str:
+    return json.dumps(dashboard(uid, title, gpu), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
 
 
 def panel_queries(model: Mapping[str, Any] | None = None) -> Iterator[tuple[str, str]]:

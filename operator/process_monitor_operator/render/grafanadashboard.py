@@ -2,8 +2,9 @@
 
 Rendered when `spec.grafanaDashboard.enabled`: label `grafana_dashboard: "1"` (the sidecar label of the grafana
 chart in kube-prometheus-stack), annotation `grafana_folder` (the chart's `sidecar.dashboards.folderAnnotation`),
-one key `process-monitor.json` holding render/dashboard.py's model. Its uid and title name this ProcessMonitor, so
-several ProcessMonitors' dashboards never replace each other in Grafana.
+one key `process-monitor.json` holding render/dashboard.py's model (with its GPU row when `spec.gpu.enabled`).
+Its uid and title name this ProcessMonitor, so several ProcessMonitors' dashboards never replace each other
+in Grafana.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import hashlib
 from typing import Any
 
 from ..spec import Source
-from . import dashboard
+from . import dashboard, gpu
 from .meta import metadata
 from .options import RenderOptions
 
@@ -34,5 +35,5 @@ def render(src: Source, options: RenderOptions) -> list[dict[str, Any]]:
         "apiVersion": API_VERSION,
         "kind": KIND,
         "metadata": metadata(src, SUFFIX, labels=labels, annotations={dashboard.FOLDER_ANNOTATION: spec["folder"]}),
-        "data": {dashboard.CONFIGMAP_KEY: dashboard.dashboard_json(uid, title)},
+        "data": {dashboard.CONFIGMAP_KEY: dashboard.dashboard_json(uid, title, gpu=gpu.enabled(src))},
     }]
