@@ -31,8 +31,8 @@ from realnode_helpers import (
     workload_pod,
 )
 
-CPU = "namedprocess_namegroup_cpu_seconds_total"
-NUM_PROCS = "namedprocess_namegroup_num_procs"
+CPU = "cpu_seconds_total"  # exposition.by_group adds the namedprocess_namegroup_ prefix
+NUM_PROCS = "num_procs"
 
 
 def _apply(c: Cluster, ns: str, obj: dict[str, Any]) -> None:
@@ -201,7 +201,7 @@ def test_restricted_mode_runs_and_reports_what_it_cannot_read(real_cluster: Clus
     pod = agent_pod(c, ns, "pm")
     sc = pod["spec"]["containers"][0]["securityContext"]
     assert sc["capabilities"] == {"drop": ["ALL"]} and pod["spec"]["securityContext"]["runAsUser"] != 0
-    text = wait_for("the restricted agent serves", lambda: (t := scrape(port)) and NUM_PROCS in t and t, 60)
+    text = wait_for("the restricted agent serves", lambda: (t := scrape(port)) and "_num_procs{" in t and t, 60)
     samples = ex.parse(text)
     # Other users' /proc/PID/io and fd/ are unreadable without capabilities: counted, not fatal.
     partial = ex.select(samples, "namedprocess_scrape_partial_errors")
