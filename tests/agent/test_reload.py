@@ -47,6 +47,9 @@ PROCS_CACHE = 'namedprocess_namegroup_num_procs{groupname="cache"}'
 OK = "process_monitor_agent_config_last_reload_successful"
 SUCCESS = 'process_monitor_agent_config_reloads_total{result="success"}'
 FAILURE = 'process_monitor_agent_config_reloads_total{result="failure"}'
+REQUESTS = "process_monitor_agent_config_reload_requests_total"
+FILE_UNCHANGED = REQUESTS + '{outcome="unchanged",trigger="file"}'
+FILE_REFUSED = REQUESTS + '{outcome="refused",trigger="file"}'
 
 
 class Running:
@@ -64,7 +67,7 @@ class Running:
 
 
 @contextlib.contextmanager
-def start(tmp_path: Path, config_path: Path) -> Iterator[Running]:
+def start(tmp_path: Path, config_path: Path, *extra: str) -> Iterator[Running]:
     fp = FakeProc(tmp_path / "proc")
     fp.add(10, comm="nginx", utime=100, runtime=1)
     fp.add(11, comm="redis", utime=50, runtime=1)
@@ -73,7 +76,7 @@ def start(tmp_path: Path, config_path: Path) -> Iterator[Running]:
     with open(log, "w") as logf:
         proc = subprocess.Popen(
             [sys.executable, "-m", "process_monitor_agent", "-procfs", str(fp.root), "-config.path",
-             str(config_path), "-web.listen-address", f"127.0.0.1:{port}"],
+             str(config_path), "-web.listen-address", f"127.0.0.1:{port}", *extra],
             stderr=logf,
         )
     base = f"http://127.0.0.1:{port}"
@@ -128,10 +131,11 @@ def test_bad_config_changes_nothing_until_a_good_one(kube: tuple[Running, Kubele
     wait_for(lambda: r.m()[FAILURE] >= 1, "failed reload")
     m = r.m()
     assert m[OK] == 0 and PROCS_CACHE not in m and 'namedprocess_namegroup_num_procs{groupname="web"}' in m
-    # The same bad content again (kubelet resync) is logged once only.
+    # The same bad content again (kubelet resync): seen, not parsed again, not logged again.
     vol.write(BAD_REGEX)
-    wait_for(lambda: r.m()[FAILURE] >= 2, "second failed reload")
-    time.sleep(0.2)
+    wait_for(lambda: r.m()[FILE_UNCHANGED] >= 1, "the watcher to see the same bad bytes")
+    m = r.m()
+    assert m[FAILURE] == 1 and m[FILE_REFUSED] == 1
     errors = [ln for ln in r.log.read_text().splitlines() if "config reload" in ln and "failed" in ln]
     assert len(errors) == 1 and "process_names[2] (name 'broken')" in errors[0] and "Traceback" not in errors[0]
     vol.write(WEB_AND_CACHE)
@@ -142,7 +146,7 @@ def test_bad_config_changes_nothing_until_a_good_one(kube: tuple[Running, Kubele
 def test_in_place_edit_sighup_and_http(tmp_path: Path) -> None:
     cfg = tmp_path / "pm.yaml"
     cfg.write_text(WEB_ONLY)
-    with start(tmp_path, cfg) as r:
+    with start(tmp_path, cfg, "-web.enable-lifecycle") as r:
         with open(cfg, "w") as f:  # in place: same inode
             f.write(WEB_AND_CACHE)
         wait_for(lambda: PROCS_CACHE in r.m(), "in-place edit")
@@ -151,8 +155,8 @@ def test_in_place_edit_sighup_and_http(tmp_path: Path) -> None:
         r.proc.send_signal(signal.SIGHUP)  # same content: only SIGHUP can cause this reload
         wait_for(lambda: r.m()[SUCCESS] >= n + 1, "SIGHUP reload")
         assert r.proc.poll() is None  # process-exporter dies on SIGHUP; we reload
-        resp = requests.post(r.base + "/-/reload", timeout=10)
-        assert resp.status_code == 200 and resp.text == "config reloaded\n" and r.m()[SUCCESS] >= n + 2
+        resp = requests.post(r.base + "/-/reload", timeout=10)  # same bytes again: a success, not re-parsed
+        assert resp.status_code == 200 and resp.text == "config unchanged\n" and r.m()[SUCCESS] >= n + 2
         assert requests.get(r.base + "/-/reload", timeout=10).status_code == 405
         # A bad file through HTTP: 500 with the reason, old rules keep serving.
         os.rename(_write(tmp_path / "bad.yaml", "process_names: [\n"), cfg)

@@ -6,8 +6,8 @@ cheap; the point here is the HTTP surface, not the groups.
 from __future__ import annotations
 
 import pathlib
-import warnings
 
+import bcrypt
 import pytest
 import yaml
 
@@ -21,12 +21,8 @@ IMPLS = [exporters.DEBIAN, exporters.UPSTREAM, exporters.AGENT]
 
 
 def bcrypt_hash(password: str, rounds: int = 2**4) -> str:
-    """A $2b$ bcrypt hash through libxcrypt (the stdlib crypt module, deprecated but present in 3.11)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt
-
-    return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=rounds))
+    """A $2b$ bcrypt hash (the `bcrypt` package; stdlib crypt is gone in Python 3.13)."""
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds.bit_length() - 1)).decode()
 
 
 @pytest.fixture(scope="module")
