@@ -113,7 +113,8 @@ def load(data: bytes | str) -> Any:
         raise YAMLLimitError(f"file is {len(data)} bytes, more than the {MAX_BYTES} allowed")
     loader = _Loader(data)
     try:
-        return loader.get_single_data()
+        # The first document only, as yaml.v2's Unmarshal: what follows a `---` is never even scanned.
+        return loader.get_data() if loader.check_data() else None
     except RecursionError:
         # Not reachable within MAX_DEPTH on a normal stack; kept so no input can ever surface as a traceback.
         raise YAMLLimitError("document nested too deeply to load") from None
