@@ -202,7 +202,7 @@ class _Conn:
             if not started:
                 started = True
                 self.idle_since = None
-                deadline = min(deadline, time.monotonic() + REQUEST_TIMEOUT)
+                deadline = time.monotonic() + REQUEST_TIMEOUT  # the whole request, from its first byte
             self.buf += chunk
         self.idle_since = None
         head = bytes(self.buf[: m.start()])
