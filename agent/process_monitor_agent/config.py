@@ -23,6 +23,10 @@ from .template import TemplateError, compile_template
 DEFAULT_NAME = "{{.ExeBase}}"
 _ENTRY_KEYS = {"name", "comm", "exe", "cmdline"}
 MAX_WARNINGS = 10
+# RE2 instructions of all cmdline regexes together (each costs ~30 bytes compiled). A catch-all `.+` is 13, a
+# typical capture ~20-50; `[^x]{999}` is ~8,000 in 11 bytes, so without a budget a 1 MiB config of such regexes
+# would compile to gigabytes.
+MAX_REGEX_PROGRAM = 1_000_000
 
 
 class ConfigError(ValueError):
@@ -103,6 +107,7 @@ def config_from_document(doc: Any, source: str = "config", list_name: str = "pro
     if not isinstance(entries, list):
         raise ConfigError(f"{source}: {list_name} must be a list, got {type(entries).__name__}")
     rules: list[Rule] = []
+    program = 0  # RE2 instructions so far (MAX_REGEX_PROGRAM)
     for idx, entry in enumerate(entries):
         if not isinstance(entry, dict):
             raise ConfigError(f"{source}: {list_name}[{idx}] must be a mapping, got {short(entry)}")
@@ -128,11 +133,18 @@ def config_from_document(doc: Any, source: str = "config", list_name: str = "pro
         regexes = []
         for i, pattern in enumerate(cmdlines or []):
             try:
-                regexes.append(compile_regex(pattern))
+                rx = compile_regex(pattern)
             except ValueError as e:
                 raise ConfigError(
                     f"{where}: cmdline[{i}] {short(pattern)} is not a valid RE2 regex: {clip(str(e))}"
                 ) from None
+            program += max(0, rx.programsize)
+            if program > MAX_REGEX_PROGRAM:
+                raise ConfigError(
+                    f"{where}: cmdline[{i}] {short(pattern)}: the regexes up to here compile to more than "
+                    f"{MAX_REGEX_PROGRAM} RE2 instructions in all; write counted repetitions like {{999}} shorter"
+                )
+            regexes.append(rx)
         captures = set()
         for rx in regexes:
             captures |= set(rx.groupindex)

@@ -40,6 +40,8 @@ HOSTILE = {
     "not-utf8": (b"process_names:\n  - comm: [\xff\xfe]\n", "invalid YAML"),
     "nul-byte": ("process_names:\n  - comm: [a\0b]\n", "invalid YAML"),
     "huge-regex": ("process_names:\n  - cmdline: ['(" + "a" * 500_000 + "']\n", "is not a valid RE2 regex"),
+    "regex-memory-bomb": ("process_names:\n" + "".join(f"  - cmdline: ['[^x]{{999}}y{i}']\n" for i in range(200)),
+                          "compile to more than 1000000 RE2 instructions in all"),
     "huge-template": ("process_names:\n  - name: '{{" + ".x" * 200_000 + "}}'\n    comm: [a]\n",
                       "unknown template field .x"),
 }
