@@ -16,7 +16,7 @@ from agent_fakeproc import FakeProc
 from agent_runner import FAILURE, FILE_REFUSED, FILE_UNCHANGED, OK, REQUESTS, Running, start, wait_for
 from process_monitor_agent import reload as reload_mod
 from process_monitor_agent.collector import Collector
-from process_monitor_agent.config import parse_config
+from process_monitor_agent.config import Config, parse_config
 from process_monitor_agent.tracker import Settings
 from test_config_hostile import HOSTILE
 
@@ -108,7 +108,7 @@ class _Gate:
         self.calls = 0
         self.release = threading.Event()
 
-    def __call__(self, text: bytes, source: str):  # type: ignore[no-untyped-def]
+    def __call__(self, text: bytes, source: str) -> Config:
         self.calls += 1
         self.release.wait(30)
         return parse_config(text, source)
