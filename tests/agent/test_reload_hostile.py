@@ -139,3 +139,24 @@ def test_concurrent_reload_requests_share_reloads(tmp_path: Path, monkeypatch: p
     assert len(results) == 31 and all(ok for ok, _ in results)
     assert reloader.requests[("http", "coalesced")] == 29 and reloader.requests[("http", "applied")] == 2
     assert len(collector.tracker.rules.entries) == 2
+
+
+def test_a_failing_watch_callback_is_logged_once_per_distinct_failure(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from process_monitor_agent.log import log
+    from process_monitor_agent.watch import Watcher
+
+    stream = io.StringIO()
+    monkeypatch.setattr(log, "stream", stream)
+    reasons = iter(["a"] * 5 + ["b"] * 5)
+
+    def broken() -> None:
+        raise RuntimeError(next(reasons))
+
+    w = Watcher(str(tmp_path / "pm.yaml"), broken)
+    for _ in range(10):
+        w._fire()  # what the watch thread calls after each burst of events
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and "RuntimeError: a" in lines[0] and "RuntimeError: b" in lines[1]
