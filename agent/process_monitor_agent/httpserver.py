@@ -255,6 +255,7 @@ class HTTPServer:
         self._stop_r, self._stop_w = os.pipe()
         self._stopped = threading.Event()
         self.evictions = 0
+        self._last_failure = ""
 
     # -- accept loop ---------------------------------------------------------------------------------------------
     def serve_forever(self) -> None:
@@ -311,8 +312,11 @@ class HTTPServer:
                 keep = req.version == "HTTP/1.1" and req.headers.get("connection", "").lower() != "close"
                 try:
                     resp = self.handler(req)
-                except Exception:  # a bug answers 500 and keeps the server up
-                    log.exception("http: handler failed for %s %s", req.method, req.path[:200])
+                except Exception as e:  # a bug answers 500 and keeps the server up
+                    reason = f"{type(e).__name__}: {e}"[:300]
+                    if reason != self._last_failure:  # a traceback per distinct failure, not per request
+                        self._last_failure = reason
+                        log.exception("http: handler failed for %s %s", req.method, req.path[:200])
                     resp = Response(500, b"internal error\n")
                 log.debug("http: %s %s %d", req.method, req.path[:200], resp.status)
                 conn.send(resp, req.method, keep)

@@ -74,6 +74,7 @@ def make_server(
 ) -> HTTPServer:
     """The agent's HTTP server, bound (not yet serving). `reload` is None without -config.path."""
     host, port = parse_listen_address(listen_address)
+    failures: dict[str, str] = {}
 
     def route(req: Request) -> Response:
         path = req.path
@@ -97,8 +98,11 @@ def make_server(
             try:
                 body = exposition()
             except Exception as e:  # a collection bug must answer 500, not kill the connection thread
-                log.exception("collection failed")
-                return Response(500, f"collection failed: {type(e).__name__}: {clip(str(e))}\n".encode())
+                reason = f"{type(e).__name__}: {clip(str(e))}"
+                if reason != failures.get("collection"):  # a traceback per distinct failure, not per scrape
+                    failures["collection"] = reason
+                    log.exception("collection failed")
+                return Response(500, f"collection failed: {reason}\n".encode())
             if accepts_gzip(req.headers.get("accept-encoding")):
                 return Response(200, gzip_bytes(body), CONTENT_TYPE,
                                 [("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")])

@@ -245,3 +245,29 @@ def test_shutdown_stops_the_accept_loop_while_connections_are_open() -> None:
         assert not t.is_alive()
     finally:
         s.close()
+
+
+def test_a_failing_collection_answers_500_and_logs_one_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from process_monitor_agent.log import log
+
+    stream = io.StringIO()
+    monkeypatch.setattr(log, "stream", stream)
+
+    def broken() -> bytes:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    srv = make_server("127.0.0.1:0", "/metrics", broken, None, WebConfig())
+    serve_in_thread(srv)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.server_address[1], timeout=10)
+        for _ in range(5):
+            conn.request("GET", "/metrics")
+            r = conn.getresponse()
+            assert r.status == 500 and b"RecursionError" in r.read()
+        conn.close()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert stream.getvalue().count("collection failed") == 1
