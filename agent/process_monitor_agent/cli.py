@@ -183,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"{PROG}: {e}\n")
         return 1
 
+    collector.extra_writers.append(srv.write_metrics)
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     watcher = None

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .exposition import write_family
 from .log import log
 
 MAX_HEADER = 65536
@@ -255,6 +256,7 @@ class HTTPServer:
         self._stop_r, self._stop_w = os.pipe()
         self._stopped = threading.Event()
         self.evictions = 0
+        self.refused: dict[int, int] = {}  # malformed or oversized requests by the status they got
         self._last_failure = ""
 
     # -- accept loop ---------------------------------------------------------------------------------------------
@@ -305,6 +307,8 @@ class HTTPServer:
                 try:
                     req = conn.read_request(first_deadline)
                 except HTTPError as e:
+                    with self._cond:
+                        self.refused[e.status] = self.refused.get(e.status, 0) + 1
                     conn.send(Response(e.status, (e.message + "\n").encode()), "GET", False)
                     return
                 if req is None:
@@ -353,6 +357,22 @@ class HTTPServer:
     def active_connections(self) -> int:
         with self._cond:
             return len(self._conns)
+
+    def write_metrics(self, out: list[str]) -> None:
+        """The server's own families (collector.extra_writers): connections, idle closes, refused requests."""
+        with self._cond:
+            active, evictions, refused = len(self._conns), self.evictions, sorted(self.refused.items())
+        write_family(out, "process_monitor_agent_http_connections", "HTTP connections open now.", "gauge",
+                     [("", active)])
+        write_family(out, "process_monitor_agent_http_connections_max",
+                     "Most HTTP connections served at once (-web.max-connections).", "gauge",
+                     [("", self.max_connections)])
+        write_family(out, "process_monitor_agent_http_idle_connections_closed_total",
+                     "Idle keep-alive connections closed to make room at -web.max-connections.", "counter",
+                     [("", evictions)])
+        write_family(out, "process_monitor_agent_http_requests_refused_total",
+                     "Malformed, oversized or too slow requests, by the status they were answered with.", "counter",
+                     [(f'code="{code}"', n) for code, n in refused])
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -271,3 +271,25 @@ def test_a_failing_collection_answers_500_and_logs_one_traceback(monkeypatch: py
         srv.shutdown()
         srv.server_close()
     assert stream.getvalue().count("collection failed") == 1
+
+
+def test_refused_requests_and_idle_closes_are_counted() -> None:
+    srv = make_server("127.0.0.1:0", "/metrics", lambda: BODY, None, WebConfig(), max_connections=1)
+    serve_in_thread(srv)
+    port = srv.server_address[1]
+    try:
+        assert status_of(raw(port, b"GET /metrics HTTP/2.0\r\n\r\n")) == 505
+        assert status_of(raw(port, b"BAD\r\n\r\n")) == 400
+        idle = socket.create_connection(("127.0.0.1", port), timeout=10)
+        assert status_of(raw(port, b"GET /healthz HTTP/1.0\r\n\r\n")) == 200  # closes `idle` to get in
+        idle.close()
+        out: list[str] = []
+        srv.write_metrics(out)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    text = "".join(out)
+    assert 'process_monitor_agent_http_requests_refused_total{code="400"} 1\n' in text
+    assert 'process_monitor_agent_http_requests_refused_total{code="505"} 1\n' in text
+    assert "process_monitor_agent_http_idle_connections_closed_total 1\n" in text
+    assert "process_monitor_agent_http_connections_max 1\n" in text
