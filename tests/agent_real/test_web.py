@@ -56,3 +56,21 @@ def test_basic_auth_from_web_config_file(configs: tuple[pathlib.Path, pathlib.Pa
         assert exporters.http_request(exp.port, "/metrics")[0] == 401
         assert exporters.http_request(exp.port, "/metrics", auth=("scraper", "wrong"))[0] == 401
         assert exporters.http_request(exp.port, "/metrics", auth=("nobody", "s3cret"))[0] == 401
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_gzip_when_the_scraper_accepts_it(configs: tuple[pathlib.Path, pathlib.Path], impl: str,
+                                          tmp_path: pathlib.Path) -> None:
+    """promhttp compresses for `Accept-Encoding: gzip` (Prometheus always sends it); the agent does the same."""
+    import gzip
+    import http.client
+
+    cfg, _ = configs
+    with exporters.Exporter(require(impl), ["-config.path", str(cfg)], tmp_path) as exp:
+        conn = http.client.HTTPConnection("127.0.0.1", exp.port, timeout=30)
+        conn.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
+        r = conn.getresponse()
+        body = r.read()
+        conn.close()
+        assert r.status == 200 and r.getheader("Content-Encoding") == "gzip"
+        assert ex.select(ex.parse(gzip.decompress(body).decode()), "namedprocess_scrape_errors")
