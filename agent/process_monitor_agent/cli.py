@@ -91,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(fs.usage())
         return 0
     log.setup(opts["debug"])
+    if opts["web.max-connections"] < 1:
+        sys.stderr.write(f"{PROG}: -web.max-connections must be at least 1\n")
+        return 2
     # The main thread sleeps until a signal arrives (no periodic wake-ups: idle CPU stays at zero). Handlers only
     # set flags; the work happens in the loop below. SIGHUP is taken before the config is even read: its
     # default action terminates the process, and a reload request during a slow start-up must not do that.
@@ -165,9 +168,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     reloader = Reloader(path, collector, initial_text) if path else None
     if reloader is not None:
         collector.extra_writers.append(reloader.write_metrics)
-    if opts["web.max-connections"] < 1:
-        sys.stderr.write(f"{PROG}: -web.max-connections must be at least 1\n")
-        return 2
     try:
         web = load_web_config(opts["web.config.file"])
         srv = make_server(

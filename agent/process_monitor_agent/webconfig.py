@@ -75,15 +75,25 @@ class WebConfig:
 
 
 def load_web_config(path: str) -> WebConfig:
-    wc = WebConfig()
+    """The file at `path` ("" = no TLS, no auth). Raises WebConfigError with a one-line message."""
     if not path:
-        return wc
-    import yaml
-
+        return WebConfig()
     try:
-        doc = boundedyaml.load(boundedyaml.read_bounded(path)) or {}
+        data = boundedyaml.read_bounded(path)
     except OSError as e:
         raise WebConfigError(f"-web.config.file {path}: {e.strerror or e}") from None
+    except boundedyaml.YAMLLimitError as e:
+        raise WebConfigError(f"-web.config.file {path}: {e}") from None
+    return parse_web_config(data, path)
+
+
+def parse_web_config(data: bytes, path: str) -> WebConfig:
+    """Validate the file's bytes and build the WebConfig (loads TLS material). Raises WebConfigError."""
+    import yaml
+
+    wc = WebConfig()
+    try:
+        doc = boundedyaml.load(data) or {}
     except (yaml.YAMLError, boundedyaml.YAMLLimitError) as e:
         raise WebConfigError(f"-web.config.file {path}: {boundedyaml.describe(e)}") from None
     if not isinstance(doc, dict):

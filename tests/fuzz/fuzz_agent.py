@@ -10,6 +10,9 @@ is a crash, and libFuzzer writes the input under -artifact_prefix):
             tracker catches and counts for an odd process (a file the kernel wrote cannot be malformed; a fake
             -procfs tree or a kernel change can)
 - http:     httpserver.parse_head + body_length + accepts_gzip -> HTTPError
+- webconfig: webconfig.parse_web_config(bytes) -> WebConfigError; OpenSSL's loading of the files it names is
+            replaced by a double that refuses them (the target is the validation; a fuzzed path such as /dev/zero
+            must not make OpenSSL read forever)
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ with atheris.instrument_imports(include=["process_monitor_agent", "yaml"]):
     from process_monitor_agent.procfs.wchan import parse_wchan
     from process_monitor_agent.rules import ProcAttrs
     from process_monitor_agent.template import TemplateError, compile_template
+    from process_monitor_agent.webconfig import WebConfigError, parse_web_config
 
 PARSERS = (parse_cgroup, parse_cmdline, parse_io, parse_max_open_files, parse_runtime_ns, parse_smaps_rollup,
            parse_stat, stat_fields, parse_status, parse_boot_time, parse_wchan)
@@ -83,6 +87,21 @@ def fuzz_http(data: bytes) -> None:
     accepts_gzip(data.decode("latin-1"))
 
 
+def _refuse_tls_files(*_args: object, **_kw: object) -> None:
+    """Test double for ssl.SSLContext.load_cert_chain/load_verify_locations (see the module docstring)."""
+    import ssl
+
+    raise ssl.SSLError("TLS files are not loaded while fuzzing")
+
+
+def fuzz_webconfig(data: bytes) -> None:
+    try:
+        parse_web_config(data, "fuzz-web.yaml")
+    except WebConfigError as e:
+        if "\n" in str(e):
+            raise AssertionError("WebConfigError not one line") from None
+
+
 def fuzz_selfcheck(data: bytes) -> None:
     """Crashes on its seed: proves the harness reports a crash (tests/fuzz/test_fuzz.py)."""
     if data.startswith(b"crash"):
@@ -90,11 +109,16 @@ def fuzz_selfcheck(data: bytes) -> None:
 
 
 TARGETS = {"config": fuzz_config, "template": fuzz_template, "procfs": fuzz_procfs, "http": fuzz_http,
-           "selfcheck": fuzz_selfcheck}
+           "webconfig": fuzz_webconfig, "selfcheck": fuzz_selfcheck}
 
 
 def main() -> None:
     target = TARGETS[sys.argv.pop(1)]
+    if target is fuzz_webconfig:
+        import ssl
+
+        ssl.SSLContext.load_cert_chain = _refuse_tls_files  # type: ignore[method-assign]
+        ssl.SSLContext.load_verify_locations = _refuse_tls_files  # type: ignore[method-assign]
     atheris.Setup(sys.argv, target)
     atheris.Fuzz()
 
