@@ -4,9 +4,10 @@ Called by cli.py. The routes live here; the bounded HTTP/1.1 server under them i
 -web.config.file (TLS, basic auth) is webconfig.py. Concurrent scrapes share one collection through
 collector.Collector.exposition(). The exposition is gzip-compressed when the client accepts it, as client_golang's
 promhttp does (Prometheus always asks). `/healthz` answers without authentication, so liveness and readiness
-probes keep passing once basic auth is on; every other path needs it. `POST /-/reload` (and PUT, as Prometheus)
-works only with -web.enable-lifecycle; otherwise it answers 403 `Lifecycle API is not enabled.`, Prometheus'
-words. The file watch reloads without it.
+probes keep passing once basic auth is on; every other path needs it, and a request whose password would need a
+bcrypt check while two are under way gets 429 (webconfig.py), so password guessing cannot hold every connection.
+`POST /-/reload` (and PUT, as Prometheus) works only with -web.enable-lifecycle; otherwise it answers 403
+`Lifecycle API is not enabled.`, Prometheus' words. The file watch reloads without it.
 """
 
 from __future__ import annotations
@@ -80,7 +81,10 @@ def make_server(
         path = req.path
         if path == "/healthz" and req.method in ("GET", "HEAD"):
             return Response(200, b"ok\n")
-        if not web.check_auth(req.headers.get("authorization")):
+        auth = web.check_auth(req.headers.get("authorization"))
+        if auth is None:
+            return Response(429, b"authentication busy: retry shortly\n", headers=[("Retry-After", "1")])
+        if not auth:
             return Response(401, b"Unauthorized\n", headers=[("WWW-Authenticate",
                                                               'Basic realm="process-monitor-agent"')])
         if path == "/-/reload":

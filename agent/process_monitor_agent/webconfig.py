@@ -33,10 +33,13 @@ class WebConfig:
         # different password always goes through bcrypt again. The key is per process, never stored anywhere.
         self._verified: dict[str, bytes] = {}
         self._digest_key = os.urandom(32)
-        # One bcrypt at a time: wrong passwords sent in parallel can cost at most one core.
+        # One bcrypt at a time, and at most one more waiting: wrong passwords sent in parallel cost at most one core
+        # and hold at most two connections; the rest are told to come back (check_auth returns None -> 429).
         self._hash_lock = threading.Lock()
+        self._hash_slots = threading.BoundedSemaphore(2)
 
-    def check_auth(self, header: str | None) -> bool:
+    def check_auth(self, header: str | None) -> bool | None:
+        """True: authorized; False: not; None: the password needs a bcrypt check and two are under way already."""
         if not self.users:
             return True
         if not header or not header.startswith("Basic "):
@@ -58,8 +61,13 @@ class WebConfig:
         known = self._verified.get(user)
         if known is not None and hmac.compare_digest(known, digest):
             return True
-        with self._hash_lock:
-            ok = self._bcrypt(password, hashed)
+        if not self._hash_slots.acquire(blocking=False):
+            return None
+        try:
+            with self._hash_lock:
+                ok = self._bcrypt(password, hashed)
+        finally:
+            self._hash_slots.release()
         if ok:
             self._verified[user] = digest
         return ok

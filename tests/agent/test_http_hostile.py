@@ -14,6 +14,7 @@ import re
 import select
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -293,3 +294,37 @@ def test_refused_requests_and_idle_closes_are_counted() -> None:
     assert 'process_monitor_agent_http_requests_refused_total{code="505"} 1\n' in text
     assert "process_monitor_agent_http_idle_connections_closed_total 1\n" in text
     assert "process_monitor_agent_http_connections_max 1\n" in text
+
+
+def test_password_guessing_in_parallel_holds_at_most_two_bcrypt_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cached scraper keeps passing while wrong passwords pile up; past one running and one waiting bcrypt check,
+    a request that would need another is answered 429 at once. bcrypt is replaced by a double that blocks until
+    released (timing control only; the real check is exercised by the tests above)."""
+    hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(4)).decode()
+    web = WebConfig()
+    web.users = {"prom": hashed}
+    assert web.check_auth(basic("prom", "s3cret")["Authorization"]) is True  # now cached
+    release = threading.Event()
+    entered: list[int] = []
+
+    def slow_bcrypt(password: str, h: str) -> bool:
+        entered.append(1)
+        release.wait(30)
+        return False
+
+    monkeypatch.setattr(WebConfig, "_bcrypt", staticmethod(slow_bcrypt))
+    results: list[bool | None] = []
+    guessers = [threading.Thread(target=lambda i=i: results.append(web.check_auth(basic("prom", f"guess{i}")
+                                                                                   ["Authorization"])))
+                for i in range(2)]
+    for t in guessers:
+        t.start()
+    deadline = time.monotonic() + 10
+    while not (entered and web._hash_slots._value == 0) and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.01)
+    assert web.check_auth(basic("prom", "guess-more")["Authorization"]) is None  # busy: 429
+    assert web.check_auth(basic("prom", "s3cret")["Authorization"]) is True  # the cached scraper still passes
+    release.set()
+    for t in guessers:
+        t.join(30)
+    assert results == [False, False]
