@@ -86,7 +86,7 @@ prometheus-generated: ## regenerate dashboards/process-monitor{,-gpu}.json and t
 	  -f examples/prometheus/processmonitor-with-alerts.yaml > examples/prometheus/process-monitor.rules.yaml
 
 # --- benchmarks ----------------------------------------------------------------------------------------------
-.PHONY: bench-agent bench-reload test-side-by-side
+.PHONY: bench-agent bench-reload bench-reload-flood test-side-by-side
 
 test-side-by-side: ## agent vs process-exporter (Debian 0.7.10, upstream v0.8.7) on the real /proc (tests/agent_real)
 	$(PYTHON) -m pytest -q tests/agent_real
@@ -99,3 +99,7 @@ bench-agent: ## agent vs process-exporter: CPU per scrape and peak RSS at 2,000 
 
 bench-reload: ## agent reload latency over 20 kubelet-style ConfigMap swaps, p50/p95 (bench/README.md)
 	$(PYTHON) bench/reload_latency.py --swaps 20
+
+bench-reload-flood: ## cost of 10,000 POST /-/reload in 10 s, with and without -web.enable-lifecycle (bench/README.md)
+	$(PYTHON) bench/reload_flood.py --config large
+	$(PYTHON) bench/reload_flood.py --config catch-all

@@ -22,7 +22,6 @@ import resource
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
@@ -81,11 +80,9 @@ def process_room(count: int) -> Iterator[None]:
 
 def web_config_with_basic_auth(workdir: pathlib.Path, rounds: int) -> pathlib.Path:
     """An exporter-toolkit web config with one user (BASIC_AUTH) and a bcrypt hash of the given cost."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt  # stdlib in 3.11; bcrypt through libxcrypt
+    import bcrypt  # the agent's own dependency (stdlib crypt is gone in Python 3.13)
 
-    hashed = crypt.crypt(BASIC_AUTH[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=2**rounds))
+    hashed = bcrypt.hashpw(BASIC_AUTH[1].encode(), bcrypt.gensalt(rounds)).decode()
     path = workdir / "web.yaml"
     path.write_text(yaml.safe_dump({"basic_auth_users": {BASIC_AUTH[0]: hashed}}))
     return path

@@ -1,9 +1,10 @@
 """Command line of the agent (`process-monitor-agent`, `python -m process_monitor_agent`).
 
 Every process-exporter flag, spelled as it spells them, in both `-flag` and `--flag` forms (flags.py), plus ours
-in the same dotted style: -gather-smaps.interval, -report.missing-groups and -gpu.* (GPU processes, off by
-default). Start-up: parse flags, load rules
-(config errors: one line on stderr, exit status 2, no traceback), prime one collection, then either print a
+in the same dotted style: -gather-smaps.interval, -report.missing-groups, -gpu.* (GPU processes, off by default), and
+Prometheus' -web.enable-lifecycle and -web.max-connections. Start-up: parse flags, take SIGHUP at once (its default
+action would kill the agent), load rules (config errors: one line on stderr, exit status 2, no traceback), prime one
+collection, then either print a
 second collection after -once-to-stdout-delay and exit, or serve HTTP and watch the config for reloads.
 """
 
@@ -28,6 +29,10 @@ FLAGS = [
     Flag("web.telemetry-path", "string", "/metrics", "Path under which to expose metrics."),
     Flag("web.config.file", "string", "",
          "[EXPERIMENTAL] Path to configuration file that can enable TLS or authentication."),
+    Flag("web.enable-lifecycle", "bool", False,
+         "Enable reload via HTTP request (POST or PUT /-/reload); the file watch and SIGHUP reload without it."),
+    Flag("web.max-connections", "int", 64,
+         "Maximum number of simultaneous HTTP connections; more wait in the listen backlog, idle ones are closed."),
     Flag("procfs", "string", "/proc", "path to read proc data from"),
     Flag("children", "bool", True,
          "if a proc is tracked, track with it any children that aren't part of their own group"),
@@ -71,7 +76,7 @@ Config (-config.path) is process-exporter's YAML:
 
 The first entry that matches a process names its group; the name is fixed for the life of the process.
 The config reloads without a restart when the file changes (including a Kubernetes ConfigMap update), on
-SIGHUP, and on POST /-/reload; group counters are kept across reloads.
+SIGHUP, and (with -web.enable-lifecycle) on POST /-/reload; group counters are kept across reloads.
 """
 
 
@@ -93,12 +98,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(fs.usage())
         return 0
     log.setup(opts["debug"])
+    if opts["web.max-connections"] < 1:
+        sys.stderr.write(f"{PROG}: -web.max-connections must be at least 1\n")
+        return 2
+    # The main thread sleeps until a signal arrives (no periodic wake-ups: idle CPU stays at zero). Handlers only
+    # set flags; the work happens in the loop below. SIGHUP is taken before the config is even read: its
+    # default action terminates the process, and a reload request during a slow start-up must not do that.
+    wake = threading.Event()
+    flags = {"stop": False, "hup": False}
+
+    def on_term(signum: int, _frame: object) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        flags["stop"] = True
+        wake.set()
+
+    def on_hup(_signum: int, _frame: object) -> None:
+        flags["hup"] = True
+        wake.set()
+
+    signal.signal(signal.SIGHUP, on_hup)
     if rest:
         log.warning("ignoring non-flag arguments: %s", " ".join(rest))
 
     # Imported here so `-version` / `-h` stay instant.
     from .collector import Collector
-    from .config import ConfigError, from_flags, load_config
+    from .config import ConfigError, from_flags, parse_config, read_config_bytes
     from .tracker import Settings
 
     path = opts["config.path"]
@@ -107,12 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if path:
             if opts["procnames"] or opts["namemapping"]:
                 raise ConfigError("-config.path cannot be used with -namemapping or -procnames")
-            config = load_config(path)
-            try:
-                with open(path, "rb") as f:
-                    initial_text = f.read()
-            except OSError:
-                initial_text = None
+            initial_text = read_config_bytes(path)
+            config = parse_config(initial_text, path)
         else:
             config = from_flags(opts["procnames"], opts["namemapping"])
     except ConfigError as e:
@@ -164,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .server import WebConfigError, load_web_config, make_server, serve_in_thread
 
     reloader = Reloader(path, collector, initial_text) if path else None
+    if reloader is not None:
+        collector.extra_writers.append(reloader.write_metrics)
     try:
         web = load_web_config(opts["web.config.file"])
         srv = make_server(
@@ -172,33 +194,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             collector.exposition,
             (lambda: reloader.reload("http")) if reloader else None,
             web,
+            lifecycle=opts["web.enable-lifecycle"],
+            max_connections=opts["web.max-connections"],
         )
     except (WebConfigError, ValueError, OSError) as e:
         sys.stderr.write(f"{PROG}: {e}\n")
         return 1
 
-    # The main thread sleeps until a signal arrives (no periodic wake-ups: idle CPU stays at zero). Handlers only
-    # set flags; the work happens here, outside the handler.
-    wake = threading.Event()
-    flags = {"stop": False, "hup": False}
-
-    def on_term(signum: int, _frame: object) -> None:
-        log.info("received %s, shutting down", signal.Signals(signum).name)
-        flags["stop"] = True
-        wake.set()
-
-    def on_hup(_signum: int, _frame: object) -> None:
-        flags["hup"] = True
-        wake.set()
-
+    collector.extra_writers.append(srv.write_metrics)
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
-    signal.signal(signal.SIGHUP, on_hup)
     watcher = None
     if reloader is not None:
         from .watch import start_watcher
 
-        watcher = start_watcher(path, lambda: reloader.reload("file change", only_if_changed=True))
+        watcher = start_watcher(path, lambda: reloader.reload("file", only_if_changed=True))
     serve_in_thread(srv)
     log.info(
         "listening on %s, telemetry path %s, config %s",
@@ -212,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if flags["hup"]:
             flags["hup"] = False
             if reloader is not None:
-                reloader.reload("SIGHUP")
+                reloader.reload("sighup")  # never raises: the one guarded reload path
             else:
                 log.warning("SIGHUP ignored: no -config.path to reload")
     srv.shutdown()

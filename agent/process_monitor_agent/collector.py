@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import __version__
@@ -66,6 +67,8 @@ class Collector:
         self.reload_ok = 1
         self.reload_success_ts = time.time()
         self.reloads = {"success": 0, "failure": 0}
+        # More of the agent's own families, written after these (reload.Reloader registers its request counts).
+        self.extra_writers: list[Callable[[list[str]], None]] = []
 
     # -- rules ---------------------------------------------------------------------------------------------------
     def apply_config(self, config: Config) -> None:
@@ -76,6 +79,13 @@ class Collector:
             if self.gpu is not None:
                 self.gpu.set_rules(config.rules)
             self._cached = None
+            self.reload_ok = 1
+            self.reload_success_ts = time.time()
+            self.reloads["success"] += 1
+
+    def reload_kept(self) -> None:
+        """A reload found the file equal to the config in force: a success that changes no rule."""
+        with self.lock:
             self.reload_ok = 1
             self.reload_success_ts = time.time()
             self.reloads["success"] += 1
@@ -148,6 +158,8 @@ class Collector:
         self._own(out)
         if gpu is not None:
             gpu.write_own(out)
+        for writer in self.extra_writers:
+            writer(out)
         if self.selfm is not None:
             self.selfm.write(out)
         body = "".join(out).encode("utf-8")

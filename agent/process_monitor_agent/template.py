@@ -14,6 +14,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from .quote import clip, short
+
 FIELDS = ("Comm", "ExeBase", "ExeFull", "Username", "PID", "StartTime", "Cgroups", "Matches", "GPUs")
 _IDENT_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
@@ -87,7 +89,7 @@ def compile_template(source: str) -> Template:
             break
         end = source.find("}}", start + 2)
         if end < 0:
-            raise TemplateError(f"unclosed action at offset {start} in {source!r}")
+            raise TemplateError(f"unclosed action at offset {start} in {short(source)}")
         literal = source[pos:start]
         inner = source[start + 2 : end]
         if inner.startswith("- ") or inner == "-":
@@ -117,24 +119,25 @@ def _compile_action(action: str, source: str) -> tuple[str, str]:
     if not action.startswith("."):
         what = action.split()[0] if action.split() else "empty action"
         raise TemplateError(
-            f"unsupported template construct {{{{{action}}}}} in {source!r} ({what!r}): only field access like "
+            f"unsupported template construct {{{{{clip(action)}}}}} in {short(source)} ({short(what)}): "
+            "only field access like "
             "{{.Comm}}, {{.ExeBase}}, {{.ExeFull}}, {{.Username}}, {{.PID}}, {{.StartTime}}, {{.Cgroups}}, "
             "{{.Matches.NAME}}, {{.GPUs}} is supported"
         )
     path = action[1:].split(".")
     if any(not seg or not set(seg) <= _IDENT_OK for seg in path):
-        raise TemplateError(f"unsupported template construct {{{{{action}}}}} in {source!r}")
+        raise TemplateError(f"unsupported template construct {{{{{clip(action)}}}}} in {short(source)}")
     field = path[0]
     if field not in FIELDS:
         raise TemplateError(
-            f"unknown template field .{field} in {source!r} (known: {', '.join('.' + f for f in FIELDS)})"
+            f"unknown template field .{clip(field)} in {short(source)} (known: {', '.join('.' + f for f in FIELDS)})"
         )
     if field == "Matches":
         if len(path) != 2:
-            raise TemplateError(f"{{{{{action}}}}} in {source!r}: use .Matches.NAME with one capture name")
+            raise TemplateError(f"{{{{{clip(action)}}}}} in {short(source)}: use .Matches.NAME with one capture name")
         return ("Matches", path[1])
     if len(path) != 1:
-        raise TemplateError(f"{{{{{action}}}}} in {source!r}: .{field} has no sub-fields")
+        raise TemplateError(f"{{{{{clip(action)}}}}} in {short(source)}: .{field} has no sub-fields")
     return (field, "")
 
 

@@ -98,6 +98,7 @@ class Watcher:
         self.on_change = on_change
         self._stop_r, self._stop_w = os.pipe()
         self.mode = "inotify"
+        self._last_failure = ""
         self.thread = threading.Thread(target=self._run, name="config-watch", daemon=True)
 
     def _dirs(self) -> list[str]:
@@ -118,8 +119,11 @@ class Watcher:
     def _fire(self) -> None:
         try:
             self.on_change()
-        except Exception:  # a reload bug must not kill the watcher
-            log.exception("config reload after file change failed")
+        except Exception as e:  # a reload bug must not kill the watcher, nor log once per event
+            msg = f"{type(e).__name__}: {e}"[:300]
+            if msg != self._last_failure:
+                log.error("config reload after file change failed: %s", msg)
+            self._last_failure = msg
 
     def _run(self) -> None:
         try:

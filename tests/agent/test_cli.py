@@ -125,3 +125,23 @@ def test_once_to_stdout_on_fixture_tree() -> None:
     for own in ("process_cpu_seconds_total", "process_resident_memory_bytes", "python_info",
                 "process_monitor_agent_collection_duration_seconds", "process_max_fds"):
         assert f"\n{own}" in out
+
+
+@pytest.mark.parametrize("case", sorted((FIX.parent / "operator" / "cases").glob("*.yaml")), ids=lambda p: p.stem)
+def test_operator_rendered_args_parse_and_leave_the_lifecycle_api_off(case: Path) -> None:
+    """The operator relies on the file watch for reloads, never on POST /-/reload: its DaemonSet's args must parse
+    with the agent's own flag set and must not turn -web.enable-lifecycle on."""
+    import yaml
+    from process_monitor_operator.render import RenderOptions, render_all
+
+    ds = next(m for m in render_all(yaml.safe_load(case.read_text()), RenderOptions()) if m["kind"] == "DaemonSet")
+    args = ds["spec"]["template"]["spec"]["containers"][0]["args"]
+    opts, rest = FlagSet("t", FLAGS).parse(args)
+    assert rest == [] and opts["web.enable-lifecycle"] is False and opts["config.path"]
+
+
+def test_int_flags_parse_as_go_does() -> None:
+    assert parse("-web.max-connections", "128")["web.max-connections"] == 128
+    assert parse("--web.max-connections=0x10")["web.max-connections"] == 16
+    with pytest.raises(FlagError, match=r'invalid value "many" for flag -web\.max-connections'):
+        parse("-web.max-connections=many")

@@ -29,7 +29,7 @@ from process_monitor_agent.rules import ProcAttrs
         ("process_names: {a: 1}\n", "process_names must be a list"),
         ("- a\n- b\n", "top level must be a mapping"),
         ("process_names:\n  - just-a-string\n", "process_names[0] must be a mapping"),
-        ("process_names:\n  - name: 5\n    comm: [a]\n", "name must be a string"),
+        ("process_names:\n  - name: [5]\n    comm: [a]\n", "name must be a string, got a list of 1 items"),
     ],
 )
 def test_bad_configs_name_entry_and_problem(text: str, expected: str) -> None:

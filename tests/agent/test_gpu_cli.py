@@ -89,7 +89,7 @@ def test_config_without_the_flag_warns(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("entry, message", [
     ("gpu: yes-please", "gpu must be true or false, got 'yes-please'"),
-    ("gpu: 1", "gpu must be true or false, got 1"),
+    ("gpu: 1", "gpu must be true or false, got '1'"),  # scalars load as text, as yaml.v2 reads them
     ("gpu: [true]", "gpu must be true or false"),
 ])
 def test_gpu_matcher_must_be_a_boolean(entry: str, message: str) -> None:

@@ -4,96 +4,33 @@ subprocess on a fake procfs tree (deterministic values), serving HTTP on 127.0.0
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from agent_fakeproc import FakeProc
+from agent_runner import (
+    CPU_WEB,
+    FAILURE,
+    FILE_REFUSED,
+    FILE_UNCHANGED,
+    OK,
+    PROCS_CACHE,
+    SUCCESS,
+    Running,
+    start,
+    wait_for,
+)
 from kubelet_volume import KubeletVolume
-from localcluster.ports import free_port
 from process_monitor_agent.watch import Watcher
 
 WEB_ONLY = "process_names:\n  - name: web\n    comm: [nginx]\n"
 WEB_AND_CACHE = WEB_ONLY + "  - name: cache\n    comm: [redis]\n"
 BAD_REGEX = WEB_AND_CACHE + "  - name: broken\n    cmdline: ['(']\n"
 
-
-
-def metrics(base: str) -> dict[str, float]:
-    out = {}
-    for line in requests.get(base + "/metrics", timeout=10).text.splitlines():
-        if line and not line.startswith("#"):
-            k, v = line.rsplit(" ", 1)
-            out[k] = float(v)
-    return out
-
-
-def wait_for(cond: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
-        time.sleep(0.05)
-
-
-CPU_WEB = 'namedprocess_namegroup_cpu_seconds_total{groupname="web",mode="user"}'
-PROCS_CACHE = 'namedprocess_namegroup_num_procs{groupname="cache"}'
-OK = "process_monitor_agent_config_last_reload_successful"
-SUCCESS = 'process_monitor_agent_config_reloads_total{result="success"}'
-FAILURE = 'process_monitor_agent_config_reloads_total{result="failure"}'
-
-
-class Running:
-    def __init__(self, proc: subprocess.Popen, base: str, fp: FakeProc, log: Path) -> None:
-        self.proc, self.base, self.fp, self.log = proc, base, fp, log
-
-    def m(self) -> dict[str, float]:
-        time.sleep(0.15)  # results younger than 100 ms are shared by design
-        return metrics(self.base)
-
-    def burn(self, ticks: int) -> None:
-        """nginx uses CPU: its utime and run time move."""
-        v = self.fp.procs[10]
-        self.fp.update(10, utime=v["utime"] + ticks, runtime=v["runtime"] + 1)
-
-
-@contextlib.contextmanager
-def start(tmp_path: Path, config_path: Path) -> Iterator[Running]:
-    fp = FakeProc(tmp_path / "proc")
-    fp.add(10, comm="nginx", utime=100, runtime=1)
-    fp.add(11, comm="redis", utime=50, runtime=1)
-    port = free_port()
-    log = tmp_path / "agent.log"
-    with open(log, "w") as logf:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "process_monitor_agent", "-procfs", str(fp.root), "-config.path",
-             str(config_path), "-web.listen-address", f"127.0.0.1:{port}"],
-            stderr=logf,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        def up() -> bool:
-            assert proc.poll() is None, log.read_text()
-            try:
-                return requests.get(base + "/healthz", timeout=2).status_code == 200
-            except requests.ConnectionError:
-                return False
-
-        wait_for(up, "agent to listen", 30)
-        yield Running(proc, base, fp, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture
@@ -128,10 +65,11 @@ def test_bad_config_changes_nothing_until_a_good_one(kube: tuple[Running, Kubele
     wait_for(lambda: r.m()[FAILURE] >= 1, "failed reload")
     m = r.m()
     assert m[OK] == 0 and PROCS_CACHE not in m and 'namedprocess_namegroup_num_procs{groupname="web"}' in m
-    # The same bad content again (kubelet resync) is logged once only.
+    # The same bad content again (kubelet resync): seen, not parsed again, not logged again.
     vol.write(BAD_REGEX)
-    wait_for(lambda: r.m()[FAILURE] >= 2, "second failed reload")
-    time.sleep(0.2)
+    wait_for(lambda: r.m()[FILE_UNCHANGED] >= 1, "the watcher to see the same bad bytes")
+    m = r.m()
+    assert m[FAILURE] == 1 and m[FILE_REFUSED] == 1
     errors = [ln for ln in r.log.read_text().splitlines() if "config reload" in ln and "failed" in ln]
     assert len(errors) == 1 and "process_names[2] (name 'broken')" in errors[0] and "Traceback" not in errors[0]
     vol.write(WEB_AND_CACHE)
@@ -142,7 +80,7 @@ def test_bad_config_changes_nothing_until_a_good_one(kube: tuple[Running, Kubele
 def test_in_place_edit_sighup_and_http(tmp_path: Path) -> None:
     cfg = tmp_path / "pm.yaml"
     cfg.write_text(WEB_ONLY)
-    with start(tmp_path, cfg) as r:
+    with start(tmp_path, cfg, "-web.enable-lifecycle") as r:
         with open(cfg, "w") as f:  # in place: same inode
             f.write(WEB_AND_CACHE)
         wait_for(lambda: PROCS_CACHE in r.m(), "in-place edit")
@@ -151,8 +89,8 @@ def test_in_place_edit_sighup_and_http(tmp_path: Path) -> None:
         r.proc.send_signal(signal.SIGHUP)  # same content: only SIGHUP can cause this reload
         wait_for(lambda: r.m()[SUCCESS] >= n + 1, "SIGHUP reload")
         assert r.proc.poll() is None  # process-exporter dies on SIGHUP; we reload
-        resp = requests.post(r.base + "/-/reload", timeout=10)
-        assert resp.status_code == 200 and resp.text == "config reloaded\n" and r.m()[SUCCESS] >= n + 2
+        resp = requests.post(r.base + "/-/reload", timeout=10)  # same bytes again: a success, not re-parsed
+        assert resp.status_code == 200 and resp.text == "config unchanged\n" and r.m()[SUCCESS] >= n + 2
         assert requests.get(r.base + "/-/reload", timeout=10).status_code == 405
         # A bad file through HTTP: 500 with the reason, old rules keep serving.
         os.rename(_write(tmp_path / "bad.yaml", "process_names: [\n"), cfg)

@@ -81,3 +81,22 @@ def test_config_refused_at_start_up(tmp_path: pathlib.Path, impl: str, bad: str)
                           capture_output=True, text=True, timeout=60, env=exporters.env_of(runner))
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_yaml_1_1_scalars_stay_strings_as_in_yaml_v2(procset: procs.ProcSet, impl: str) -> None:
+    """yaml.v2 decodes into Go string fields by the scalar's text: `0x10`, `on` and `off` are names and comms, not
+    16 or True, and `1:20` is the regex `1:20`, not the YAML 1.1 sexagesimal 80 (PyYAML's reading)."""
+    p = unique_prefix()
+    procset.worker(f"{p}-h")
+    procset.worker(f"{p}-s", tokens=[f"{p}-at-1:20"])
+    procset.worker(f"{p}-e", tokens=[f"{p}-at-80"])
+    cfg = procset.workdir / f"{p}-scalars.yaml"
+    cfg.write_text(
+        "process_names:\n"
+        f"  - name: 0x10\n    comm: [off, {p}-h]\n"
+        f"  - name: on\n    comm: [{p}-s, {p}-e]\n    cmdline: [1:20]\n"
+        f"unknown_big_int: {'9' * 5000}\n"
+    )
+    num_procs = ex.by_group(scrape_with(procset, impl, cfg), "num_procs")
+    assert num_procs.get("0x10") == 1 and num_procs.get("on") == 1, num_procs

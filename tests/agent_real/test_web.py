@@ -6,8 +6,8 @@ cheap; the point here is the HTTP surface, not the groups.
 from __future__ import annotations
 
 import pathlib
-import warnings
 
+import bcrypt
 import pytest
 import yaml
 
@@ -21,12 +21,8 @@ IMPLS = [exporters.DEBIAN, exporters.UPSTREAM, exporters.AGENT]
 
 
 def bcrypt_hash(password: str, rounds: int = 2**4) -> str:
-    """A $2b$ bcrypt hash through libxcrypt (the stdlib crypt module, deprecated but present in 3.11)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt
-
-    return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=rounds))
+    """A $2b$ bcrypt hash (the `bcrypt` package; stdlib crypt is gone in Python 3.13)."""
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds.bit_length() - 1)).decode()
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +56,21 @@ def test_basic_auth_from_web_config_file(configs: tuple[pathlib.Path, pathlib.Pa
         assert exporters.http_request(exp.port, "/metrics")[0] == 401
         assert exporters.http_request(exp.port, "/metrics", auth=("scraper", "wrong"))[0] == 401
         assert exporters.http_request(exp.port, "/metrics", auth=("nobody", "s3cret"))[0] == 401
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_gzip_when_the_scraper_accepts_it(configs: tuple[pathlib.Path, pathlib.Path], impl: str,
+                                          tmp_path: pathlib.Path) -> None:
+    """promhttp compresses for `Accept-Encoding: gzip` (Prometheus always sends it); the agent does the same."""
+    import gzip
+    import http.client
+
+    cfg, _ = configs
+    with exporters.Exporter(require(impl), ["-config.path", str(cfg)], tmp_path) as exp:
+        conn = http.client.HTTPConnection("127.0.0.1", exp.port, timeout=30)
+        conn.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
+        r = conn.getresponse()
+        body = r.read()
+        conn.close()
+        assert r.status == 200 and r.getheader("Content-Encoding") == "gzip"
+        assert ex.select(ex.parse(gzip.decompress(body).decode()), "namedprocess_scrape_errors")

@@ -1,7 +1,7 @@
 """Basic auth must not cost a bcrypt hash per scrape (a unit test of the agent's check, no processes).
 
 process-exporter's exporter-toolkit remembers credentials it has verified, so an authenticated scrape costs what an
-open one does. The agent checked every request with crypt(3) until 5c8f24d: one cost-10 bcrypt is ~0.06 CPU s, as
+open one does. The agent checked every request with a bcrypt hash until 5c8f24d: one cost-10 bcrypt is ~0.06 CPU s, as
 much as a whole catch-all scrape of 2,000 processes (bench/README.md, `--basic-auth-cost`). This counts the hash
 computations instead of timing them; a cached success must still never let a different password through.
 """
@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import base64
 import pathlib
-import warnings
 
+import bcrypt
 import pytest
 import yaml
 from process_monitor_agent import server
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import crypt
 
 
 def header(user: str, password: str) -> str:
@@ -27,7 +23,7 @@ def header(user: str, password: str) -> str:
 
 @pytest.fixture
 def web(tmp_path: pathlib.Path) -> server.WebConfig:
-    hashed = crypt.crypt("s3cret", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=2**4))
+    hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(4)).decode()
     path = tmp_path / "web.yaml"
     path.write_text(yaml.safe_dump({"basic_auth_users": {"scraper": hashed}}))
     return server.load_web_config(str(path))
@@ -36,13 +32,13 @@ def web(tmp_path: pathlib.Path) -> server.WebConfig:
 @pytest.fixture
 def hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
-    real = crypt.crypt
+    real = bcrypt.checkpw
 
-    def counting(word: str, salt: str | None = None) -> str:
-        calls.append(word)
-        return real(word, salt)
+    def counting(password: bytes, hashed: bytes) -> bool:
+        calls.append(password.decode())
+        return real(password, hashed)
 
-    monkeypatch.setattr(crypt, "crypt", counting)
+    monkeypatch.setattr(bcrypt, "checkpw", counting)
     return calls
 
 
