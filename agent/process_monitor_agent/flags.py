@@ -69,7 +69,7 @@ class Flag:
 
     def __init__(self, name: str, kind: str, default: Any, help_text: str) -> None:
         self.name = name
-        self.kind = kind  # "bool", "string", "duration"
+        self.kind = kind  # "bool", "string", "duration", "int"
         self.default = default
         self.help = help_text
 
@@ -94,6 +94,8 @@ class FlagSet:
                 text += f' (default "{f.default}")'
             elif f.kind == "duration" and f.default:
                 text += f" (default {format_duration(f.default)})"
+            elif f.kind == "int" and f.default:
+                text += f" (default {f.default})"
             lines.append(text)
         return "\n".join(lines) + "\n"
 
@@ -146,6 +148,13 @@ class FlagSet:
                     values[name] = parse_duration(value)
                 except ValueError as e:
                     raise FlagError(f'invalid value "{value}" for flag -{name}: parse error ({e})') from None
+            elif f.kind == "int":
+                try:
+                    if len(value) > 20:  # past int64 anyway; never parse an unbounded number
+                        raise ValueError(value)
+                    values[name] = int(value, 0)
+                except ValueError:
+                    raise FlagError(f'invalid value "{value[:40]}" for flag -{name}: parse error') from None
             else:
                 values[name] = value
         return values, args[i:]
