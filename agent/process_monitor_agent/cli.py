@@ -43,7 +43,8 @@ FLAGS = [
          "answer a scrape with the last good result when its collection takes longer than this (the age is\n"
          "exported); each cmdline/smaps_rollup read is abandoned after a fifth of it (0: wait, no timeouts)"),
     Flag("limit.name-length", "int", DEFAULT_NAME_LENGTH,
-         "longest group or thread name in bytes; longer ones are cut and end in a hash of the whole name\n(0: no limit)"),
+         "longest group or thread name in bytes; longer ones are cut and end in a hash of the whole\n"
+         "name (0: no limit)"),
     Flag("limit.groups", "int", DEFAULT_MAX_GROUPS,
          "most groups; processes that would make a new group past it are not tracked (0: no limit)"),
     Flag("remove-empty-groups.after", "duration", DEFAULT_EMPTY_GROUP_AGE,
