@@ -41,7 +41,7 @@ from .procfs.io import parse_io
 from .procfs.limits import parse_max_open_files
 from .procfs.schedstat import parse_runtime_ns
 from .procfs.smaps import parse_smaps_rollup
-from .procfs.status import parse_status
+from .procfs.status import Status, parse_status
 from .procfs.system import clock_ticks, page_size, parse_boot_time
 from .procfs.wchan import parse_wchan
 from .rules import ProcAttrs, Rules
@@ -618,11 +618,19 @@ class Tracker:
             try:
                 st = parse_status(read_file(base + "/status", 8192))
             except (OSError, ValueError) as e:
-                if getattr(e, "errno", None) not in _GONE:
-                    cs.read_errors += 1
-                return False
+                if getattr(e, "errno", None) in _GONE:
+                    return False
+                # Unreadable or malformed (FileTooLarge included): a failed process read, but the process stays
+                # tracked with its status values unchanged; dropping it would count its whole life again later.
+                cs.read_errors += 1
+                fails["status"] = fails.get("status", 0) + 1
+                st = Status(-1, ps.swap, ps.vcs, ps.nvcs)
             ps.swap = st.vmswap_bytes
             v, nv = st.voluntary_ctxt_switches, st.nonvoluntary_ctxt_switches
+            if v < 0 or nv < 0:  # cut short: keep the baselines
+                cs.read_errors += 1
+                fails["status"] = fails.get("status", 0) + 1
+                v, nv = ps.vcs, ps.nvcs
             if not (with_threads and had_threads):
                 # Without thread data this is the main thread's count (the thread sums replace it otherwise).
                 ps.d_vcs = v - ps.vcs if v > ps.vcs else 0
@@ -729,7 +737,10 @@ class Tracker:
                 all_idle = False
                 try:
                     sts = parse_status(read_file(tb + "/status", 8192))
-                    v, nv = sts.voluntary_ctxt_switches, sts.nonvoluntary_ctxt_switches
+                    if sts.voluntary_ctxt_switches >= 0 and sts.nonvoluntary_ctxt_switches >= 0:
+                        v, nv = sts.voluntary_ctxt_switches, sts.nonvoluntary_ctxt_switches
+                    else:
+                        ok = False
                 except (OSError, ValueError):
                     ok = False
                 try:
