@@ -5,10 +5,12 @@ blocks, as a cmdline read does while the target's mmap lock is held)."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from process_monitor_agent.tracker import Settings, Tracker
 ROOT_ONLY = 'process_names:\n  - name: "root"\n    comm: [root]\n'
 CATCH_ALL = 'process_names:\n  - name: "{{.Comm}}"\n    cmdline: [".+"]\n'
 AGENT_SRC = Path(__file__).resolve().parents[2] / "agent"
+CHAIN = 1200  # links: past Python's default recursion limit (1,000) on its own
 
 
 @pytest.fixture
@@ -41,6 +44,19 @@ def agent(root: Path, config: str = ROOT_ONLY, **kw) -> tuple[Tracker, Grouper]:
     return tr, gr
 
 
+@pytest.fixture
+def shallow_stack() -> Iterator[int]:
+    """Python's recursion limit set to 100 frames above the test's own depth (restored after), so that any
+    recursion along a parent chain fails whatever order the fake tree lists in (real /proc lists PIDs ascending:
+    the deepest link of a descending chain first). Yields the chain length to use: 1,200."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack(0)) + 100)
+    try:
+        yield CHAIN
+    finally:
+        sys.setrecursionlimit(old)
+
+
 def chain(fp: FakeProc, top: int, length: int) -> list[int]:
     """`length` unmatched processes under `top`, each the parent of the next, PIDs descending (PID wrap-around)."""
     pids = []
@@ -53,20 +69,18 @@ def chain(fp: FakeProc, top: int, length: int) -> list[int]:
     return pids
 
 
-def test_chain_longer_than_the_recursion_limit_joins_the_tracked_root(fp: FakeProc) -> None:
-    length = sys.getrecursionlimit() + 200
+def test_chain_longer_than_the_recursion_limit_joins_the_tracked_root(fp: FakeProc, shallow_stack: int) -> None:
     fp.add(20000, comm="root", fds=0)
-    links = chain(fp, 20000, length)
+    links = chain(fp, 20000, shallow_stack)
     tr, gr = agent(fp.root)
     groups = step(tr, gr)
-    assert groups["root"].procs == length + 1
+    assert groups["root"].procs == shallow_stack + 1
     assert set(tr.procs) == {20000, *links}
 
 
-def test_chain_without_a_tracked_root_is_ignored_and_scrapes_keep_working(fp: FakeProc) -> None:
-    length = sys.getrecursionlimit() + 200
+def test_chain_without_a_tracked_root_is_ignored_and_scrapes_keep_working(fp: FakeProc, shallow_stack: int) -> None:
     fp.add(20000, comm="orphan", ppid=1, fds=0)  # unmatched top: the whole chain has no tracked ancestor
-    links = chain(fp, 20000, length)
+    links = chain(fp, 20000, shallow_stack)
     fp.add(5, comm="root", fds=0)
     c = Collector(Settings(procfs=str(fp.root)), parse_config(ROOT_ONLY), self_metrics=False)
     text = c.collect().decode()
@@ -90,18 +104,20 @@ def test_parent_cycles_and_self_parents_end_the_walk_with_no_group(fp: FakeProc)
 
 
 def test_agent_starts_and_prints_with_a_long_chain_on_the_command_line(fp: FakeProc, tmp_path: Path) -> None:
-    """Start-up collects once before serving: a chain there used to exit the agent with status 1."""
+    """Start-up collects once before serving: a chain there used to exit the agent with status 1. The agent runs
+    with a recursion limit of 300 (see shallow_stack) so the listing order of the fake tree does not matter."""
     fp.add(20000, comm="root", fds=0)
-    chain(fp, 20000, sys.getrecursionlimit() + 200)
+    chain(fp, 20000, CHAIN)
     cfg = tmp_path / "c.yaml"
     cfg.write_text(ROOT_ONLY)
     env = dict(os.environ, PYTHONPATH=str(AGENT_SRC))
+    code = ("import sys; sys.setrecursionlimit(300); from process_monitor_agent.cli import main; "
+            "sys.exit(main(sys.argv[1:]))")
     out = subprocess.run(
-        [sys.executable, "-m", "process_monitor_agent", "-config.path", str(cfg), "-procfs", str(fp.root),
+        [sys.executable, "-c", code, "-config.path", str(cfg), "-procfs", str(fp.root),
          "-once-to-stdout-delay", "10ms"], capture_output=True, env=env, timeout=120, check=False)
     assert out.returncode == 0, out.stderr.decode()[-2000:]
-    want = f'namedprocess_namegroup_num_procs{{groupname="root"}} {sys.getrecursionlimit() + 201}'
-    assert want in out.stdout.decode()
+    assert f'namedprocess_namegroup_num_procs{{groupname="root"}} {CHAIN + 1}' in out.stdout.decode()
 
 
 # -- one odd process is skipped and counted -----------------------------------------------------------------------
