@@ -18,6 +18,12 @@ What is read, per collection (the cost of the agent is here):
   when a template uses .Cgroups.
 State of exited and ignored PIDs is dropped on the next collection that does not list them, so memory follows the
 live process count.
+
+Hostile input (any tenant controls its processes' files): one process whose files are malformed, truncated, too
+large or not files is skipped and counted (namedprocess_scrape_procread_errors), never an exception out of
+`collect`; the children pass is iterative and visits each process once; cmdline and smaps_rollup, which can block
+on the target's mmap lock, are read with a timeout (procfs/guard.py) and a process whose cmdline hung is put aside
+(`blocked`) for BLOCKED_RETRY_S; group names are cut and new groups admitted through limits.py/grouper.py.
 """
 
 from __future__ import annotations
