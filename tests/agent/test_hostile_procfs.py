@@ -18,6 +18,8 @@ from agent_fakeproc import FakeProc
 from process_monitor_agent.collector import Collector
 from process_monitor_agent.config import parse_config
 from process_monitor_agent.grouper import Grouper
+from process_monitor_agent.procfs import FileTooLarge, read_file, read_file_all
+from process_monitor_agent.procfs.guard import GuardedReader, ReadTimeout
 from process_monitor_agent.tracker import Settings, Tracker
 
 ROOT_ONLY = 'process_names:\n  - name: "root"\n    comm: [root]\n'
@@ -290,3 +292,43 @@ def test_smaps_rollup_that_blocks_is_a_partial_error_of_a_tracked_process(fp: Fa
     finally:
         unblock(fifo)
     c.tracker.guard.close()
+
+
+@pytest.mark.timeout(60)
+def test_abandoned_reads_are_capped_and_released_when_the_kernel_lets_go(tmp_path: Path) -> None:
+    guard = GuardedReader(timeout=0.1, max_stuck=2)
+    fifos = []
+    for i in range(3):
+        fifos.append(tmp_path / f"f{i}")
+        os.mkfifo(fifos[-1])
+    try:
+        for f in fifos[:2]:
+            with pytest.raises(ReadTimeout, match="no answer"):
+                guard.read(str(f), 64, 1024)
+        assert guard.stuck == 2
+        with pytest.raises(ReadTimeout, match="still blocked"):  # refused at once: no third thread
+            guard.read(str(fifos[2]), 64, 1024)
+        assert guard.stuck == 2 and guard.timeouts == 2
+    finally:
+        for f in fifos:
+            unblock(f)
+    for _ in range(200):  # the abandoned threads return once their open() is released
+        if guard.stuck == 0:
+            break
+        threading.Event().wait(0.05)
+    assert guard.stuck == 0
+    ok = tmp_path / "ok"
+    ok.write_bytes(b"fine\n")
+    assert guard.read(str(ok), 64, 1024) == b"fine\n"
+    guard.close()
+
+
+def test_reads_continue_past_the_first_buffer_and_stop_at_the_bound(tmp_path: Path) -> None:
+    f = tmp_path / "big"
+    f.write_bytes(b"a" * 100_000 + b"\nend\n")
+    assert read_file(str(f), 8192).endswith(b"\nend\n")
+    with pytest.raises(FileTooLarge):
+        read_file(str(f), 8192, limit=50_000)
+    data, cut = read_file_all(str(f), 8192, limit=50_000)
+    assert cut and len(data) == 50_000
+    assert read_file_all(str(f), 8192)[1] is False
