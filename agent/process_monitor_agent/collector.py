@@ -181,8 +181,11 @@ class Collector:
                 while not self._want:
                     self.cv.wait()
                 self._want = False
-            with self._collect_lock:
-                self._collect_locked()
+            try:
+                with self._collect_lock:
+                    self._collect_locked()
+            except Exception:  # never let the one collecting thread die: scrapes would be stale for good
+                log.exception("collection thread: unexpected error")
 
     def _collect_locked(self) -> None:
         """One collection (the caller holds `_collect_lock`); publishes its result under `cv`."""
