@@ -184,8 +184,11 @@ class Collector:
             try:
                 with self._collect_lock:
                     self._collect_locked()
-            except Exception:  # never let the one collecting thread die: scrapes would be stale for good
-                log.exception("collection thread: unexpected error")
+            except Exception as e:  # never let the one collecting thread die: scrapes would be stale for good
+                msg = f"{type(e).__name__}: {e}"[:300]
+                if msg not in self._failure_logged and len(self._failure_logged) < 16:
+                    self._failure_logged.add(msg)
+                    log.exception("collection thread: unexpected error (logged once per message)")
 
     def _collect_locked(self) -> None:
         """One collection (the caller holds `_collect_lock`); publishes its result under `cv`."""
