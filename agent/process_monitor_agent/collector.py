@@ -66,6 +66,7 @@ class Collector:
         self._collect_lock = threading.Lock()
         self._worker: threading.Thread | None = None
         self._want = False
+        self._running = False  # the background thread is collecting
         self._pending_config: Config | None = None
         self._groups: bytes | None = None  # group families and their errors of the last good collection
         self._done = 0.0  # monotonic end of that collection
@@ -168,8 +169,10 @@ class Collector:
         )
 
     def _request(self) -> None:
-        """Ask the background thread for a collection (cv held)."""
-        self._want = True
+        """Ask the background thread for a collection (cv held). One already running serves the asker (it ends
+        after the ask), so none is queued behind it, unless rules changed since it started."""
+        if not self._running or self._pending_config is not None:
+            self._want = True
         if self._worker is None:
             self._worker = threading.Thread(target=self._run, name="collector", daemon=True)
             self._worker.start()
@@ -181,6 +184,7 @@ class Collector:
                 while not self._want:
                     self.cv.wait()
                 self._want = False
+                self._running = True
             try:
                 with self._collect_lock:
                     self._collect_locked()
@@ -189,6 +193,9 @@ class Collector:
                 if msg not in self._failure_logged and len(self._failure_logged) < 16:
                     self._failure_logged.add(msg)
                     log.exception("collection thread: unexpected error (logged once per message)")
+            finally:
+                with self.cv:
+                    self._running = False
 
     def _collect_locked(self) -> None:
         """One collection (the caller holds `_collect_lock`); publishes its result under `cv`."""

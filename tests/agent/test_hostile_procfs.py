@@ -332,3 +332,35 @@ def test_reads_continue_past_the_first_buffer_and_stop_at_the_bound(tmp_path: Pa
     data, cut = read_file_all(str(f), 8192, limit=50_000)
     assert cut and len(data) == 50_000
     assert read_file_all(str(f), 8192)[1] is False
+
+
+@pytest.mark.timeout(60)
+def test_scrapes_during_a_hung_collection_queue_no_further_collections(fp: FakeProc) -> None:
+    """Scrapes that arrive while a collection runs are served by it (or by the last result, late): a flood of
+    scrapes during a hang does not line up collections behind it."""
+    fp.add(10, comm="good")
+    c = Collector(Settings(procfs=str(fp.root), read_timeout=0), parse_config(CATCH_ALL), self_metrics=False,
+                  deadline=0.2, max_age=0)
+    assert c.prime() and c.collections == 1
+    fp.add(11, comm="stuck")
+    fifo = fp.root / "11" / "cmdline"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    bodies: list[bytes] = []
+    scrapers = [threading.Thread(target=lambda: bodies.append(c.exposition())) for _ in range(5)]
+    for t in scrapers:
+        t.start()
+    for t in scrapers:
+        t.join(30)
+    assert len(bodies) == 5 and all(b'groupname="good"' in b for b in bodies)
+    unblock(fifo, b"stuck\0")
+    done = threading.Event()
+    for _ in range(200):
+        with c.cv:
+            if c.collections == 2 and not c._running:
+                done.set()
+                break
+        threading.Event().wait(0.02)
+    assert done.is_set()
+    threading.Event().wait(0.3)  # time for a queued collection to start, if one had been queued
+    assert c.collections == 2
