@@ -402,7 +402,7 @@ class Tracker:
             return
         group = self.rules.name_of(attrs)
         if log.is_debug():
-            log.debug("process %d %r %r: %s", pid, attrs.comm[:200], " ".join(attrs.cmdline)[:200],
+            log.debug("process %d %r %r: %s", pid, attrs.comm[:200], attrs.joined[:200],
                       f"group {group[:200]!r}" if group is not None else "no rule matched")
         if group is None:
             unmatched[pid] = (int(f[1]), starttime, seen_before, old)
@@ -491,8 +491,9 @@ class Tracker:
         if rules.needs_username:
             try:
                 attrs.username = self.username(parse_status(read_file(base + "/status", 8192)).euid)
-            except (OSError, ValueError):
-                return None
+            except OSError:
+                return None  # gone, or unreadable: tried again next collection
+            # (a malformed status raises ValueError: the process is skipped and counted by collect())
         if rules.needs_cgroups:
             try:
                 attrs.cgroups = parse_cgroup(read_file_all(base + "/cgroup")[0])
