@@ -125,8 +125,9 @@ def test_agent_starts_and_prints_with_a_long_chain_on_the_command_line(fp: FakeP
 # -- one odd process is skipped and counted -----------------------------------------------------------------------
 
 
-def odd_files(fp: FakeProc) -> tuple[set[int], set[int]]:
-    """One process per kind of odd file. Returns (pids skipped, pids kept with a counted read error)."""
+def odd_files(fp: FakeProc) -> tuple[set[int], set[int], set[int]]:
+    """One process per kind of odd file. Returns (pids skipped, pids kept with a counted read error, pids whose
+    oddity is no error at all)."""
 
     def add(pid: int, file: str, content: bytes | None, **kw: object) -> int:
         fp.add(pid, comm=f"odd{pid}", **kw)
@@ -149,19 +150,23 @@ def odd_files(fp: FakeProc) -> tuple[set[int], set[int]]:
         add(105, "status", b"Name:\t\xff\xfe\nvoluntary_ctxt_switches:\t\xff\n"),  # not UTF-8, not numbers
         add(106, "status", b"Name:\todd\nGroups:\t" + b"1 " * (4 << 20) + b"\n"),  # 8 MiB, over the bound
     }
-    return skipped, kept
+    fine = {
+        add(108, "cmdline", b"\xff\xfe(no NUL at all"),  # not UTF-8: replaced, matched, tracked
+        add(109, "cmdline", b"a\x00" * 200_000),  # 200,000 arguments
+    }
+    return skipped, kept, fine
 
 
 def test_each_odd_process_is_skipped_or_kept_and_counted_and_the_rest_is_collected(fp: FakeProc) -> None:
     fp.add(10, comm="good", utime=5)
-    skipped, kept = odd_files(fp)
+    skipped, kept, fine = odd_files(fp)
     c = Collector(Settings(procfs=str(fp.root)), parse_config(CATCH_ALL), self_metrics=False)
     c.collect()
     text = c.collect().decode()
     assert 'namedprocess_namegroup_num_procs{groupname="good"} 1' in text
     for pid in skipped:
         assert f'groupname="odd{pid}"' not in text, pid
-    for pid in kept:  # stat and name are fine: tracked, its status values left as they were
+    for pid in kept | fine:  # stat and name are fine: tracked (status values left as they were)
         assert f'namedprocess_namegroup_num_procs{{groupname="odd{pid}"}} 1' in text, pid
     assert "namedprocess_scrape_errors 0" in text
     # A skipped process counts as a failed process read on each collection (two here); a kept one whenever its
