@@ -63,11 +63,16 @@ def test_context_switches_of_a_process_with_many_groups_are_read_from_its_whole_
                                  extra_groups=list(range(10000, 13000)))
         proc = procs.Proc(popen.pid, popen)
         procset.procs.append(proc)
+        # Wait until it runs `sleep` and has gone to sleep at least once (a voluntary context switch).
         deadline = time.monotonic() + 10
-        while procs.comm_of(popen.pid) != comm[:15] and time.monotonic() < deadline:
+        status, want = b"", 0
+        while time.monotonic() < deadline:
+            with open(f"/proc/{popen.pid}/status", "rb") as f:
+                status = f.read()
+            want = int(status.split(b"\nvoluntary_ctxt_switches:")[1].split()[0])
+            if procs.comm_of(popen.pid) == comm[:15] and want >= 1:
+                break
             time.sleep(0.01)
-        with open(f"/proc/{popen.pid}/status", "rb") as f:
-            status = f.read()
         assert len(status) > 16384  # the point of the test: far past the old 8 KiB read
         exporters.past_reuse_window()
         samples = ex.parse(exp.scrape())
@@ -75,6 +80,5 @@ def test_context_switches_of_a_process_with_many_groups_are_read_from_its_whole_
     ctx = {s.labels["ctxswitchtype"]: s.value
            for s in ex.select(samples, "namedprocess_namegroup_context_switches_total")
            if s.labels.get("groupname") == comm}
-    want = int(status.split(b"\nvoluntary_ctxt_switches:")[1].split()[0])
     assert want >= 1
     assert ctx["voluntary"] >= want
