@@ -809,12 +809,18 @@ class Tracker:
             known = ps is not None and ps.starttime == starttime
             if not known and self.ignored.get(pid) != starttime:
                 continue
-            attrs = self._attrs(pid, base, data, rp, starttime)
-            group = self.rules.name_of(attrs) if attrs is not None else None
-            if group is None:
-                continue
-            if known:
-                ps.group = group
-            else:
-                del self.ignored[pid]
-                self._track(pid, base, f, starttime, True, None, group, self.procs, False, now, cs)
+            try:
+                attrs = self._attrs(pid, base, data, rp, starttime)
+                group = self.rules.name_of(attrs) if attrs is not None else None
+                if group is None:
+                    continue
+                group = self.s.limits.group_name(group)  # same bounds as a first naming (see _fresh)
+                if self.admit is not None and not self.admit(group):
+                    continue
+                if known:
+                    ps.group = group
+                else:
+                    del self.ignored[pid]
+                    self._track(pid, base, f, starttime, True, None, group, self.procs, False, now, cs)
+            except Exception as e:  # see collect(): one odd process never fails the collection
+                self._skip(str(pid), e, cs)
