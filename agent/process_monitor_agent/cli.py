@@ -19,7 +19,13 @@ from collections.abc import Sequence
 
 from . import __version__
 from .flags import Flag, FlagError, FlagSet, HelpRequested
-from .limits import DEFAULT_EMPTY_GROUP_AGE, DEFAULT_MAX_GROUPS, DEFAULT_NAME_LENGTH, Limits
+from .limits import (
+    DEFAULT_EMPTY_GROUP_AGE,
+    DEFAULT_MAX_GROUPS,
+    DEFAULT_MAX_THREAD_NAMES,
+    DEFAULT_NAME_LENGTH,
+    Limits,
+)
 from .log import log
 
 PROG = "process-monitor-agent"
@@ -47,6 +53,9 @@ FLAGS = [
          "name (0: no limit)"),
     Flag("limit.groups", "int", DEFAULT_MAX_GROUPS,
          "most groups; processes that would make a new group past it are not tracked (0: no limit)"),
+    Flag("limit.thread-names", "int", DEFAULT_MAX_THREAD_NAMES,
+         "most distinct thread names per group in the thread_* series; names already reported are kept first\n"
+         "(0: no limit)"),
     Flag("remove-empty-groups.after", "duration", DEFAULT_EMPTY_GROUP_AGE,
          "forget a group named by a template once it has had no process for this long; statically named groups\n"
          "stay (0: keep them forever, as process-exporter)"),
@@ -142,7 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         smaps_interval=opts["gather-smaps.interval"],
         recheck=opts["recheck"],
         recheck_time_limit=opts["recheck-with-time-limit"],
-        limits=Limits(opts["limit.name-length"], opts["limit.groups"], opts["remove-empty-groups.after"]),
+        limits=Limits(opts["limit.name-length"], opts["limit.groups"], opts["remove-empty-groups.after"],
+                      opts["limit.thread-names"]),
         read_timeout=max(opts["collection.deadline"], 0.0) / 5,
     )
     if not os.path.isdir(settings.procfs):

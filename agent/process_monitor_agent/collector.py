@@ -390,7 +390,8 @@ class Collector:
             A + "limit_hits_total",
             "Times an output bound bit: group_name_length and thread_name_length (names cut, -limit.name-length), "
             "groups (processes not tracked, -limit.groups), empty_group_age (templated groups forgotten, "
-            "-remove-empty-groups.after), cmdline_size (cmdline reads cut at 2 MiB).",
+            "-remove-empty-groups.after), thread_names (threads left out of the thread_* series per collection, "
+            "-limit.thread-names), cmdline_size (cmdline reads cut at 2 MiB).",
             "counter",
             [(f'limit="{k}"', v) for k, v in sorted(self._limit_hits.items())],
         )

@@ -9,7 +9,8 @@ from a group drops its accumulator. With -report.missing-groups, statically name
 from the first collection on.
 
 Bounds (limits.py): `admit` refuses a new group name once -limit.groups names exist (the tracker then ignores the
-process), and a group named by a template that stays empty for -remove-empty-groups.after is forgotten.
+process), a group named by a template that stays empty for -remove-empty-groups.after is forgotten, and a group
+reports at most -limit.thread-names distinct thread names (those already reported are kept first).
 """
 
 from __future__ import annotations
@@ -214,9 +215,19 @@ class Grouper:
             return []
         history = self.thread_accum.get(group) or {}
         current: dict[str, ThreadGroup] = {}
+        cap = self.limits.max_thread_names
+        if cap and len(updates) > cap:
+            # More threads than names allowed: names already reported go first, so the kept set is stable.
+            updates = [u for u in updates if u[0] in history] + [u for u in updates if u[0] not in history]
+        else:
+            cap = 0
+        dropped = 0
         for name, du, ds, dmn, dmj, drb, dwb, dv, dnv in updates:
             tg = current.get(name)
             if tg is None:
+                if cap and len(current) >= cap:
+                    dropped += 1  # its process's own counters still count in the group
+                    continue
                 c = history.get(name) or Counters()
                 tg = current[name] = ThreadGroup(name, c)
             c = tg.counters
@@ -229,6 +240,8 @@ class Grouper:
             c.wb += dwb
             c.vcs += dv
             c.nvcs += dnv
+        if dropped:
+            self.limits.hits["thread_names"] += dropped
         self.thread_accum[group] = {n: tg.counters for n, tg in current.items()}
         return sorted(current.values(), key=_by_name)
 

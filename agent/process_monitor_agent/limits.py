@@ -13,6 +13,9 @@ cli.py with defaults no normal config reaches, counted in `process_monitor_agent
   are always admitted: the config bounds them).
 - `-remove-empty-groups.after`: a group named by a template that has had no process for that long is forgotten
   (a statically named one stays, as -report.missing-groups needs).
+- `-limit.thread-names`: distinct thread names per group (any process can start thousands of threads and name
+  each one); threads past it are left out of the per-thread series (counted per collection), names already
+  reported are kept first.
 - cmdline reads stop at CMDLINE_LIMIT bytes.
 """
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 DEFAULT_NAME_LENGTH = 1024
 DEFAULT_MAX_GROUPS = 10_000
 DEFAULT_EMPTY_GROUP_AGE = 3600.0
+DEFAULT_MAX_THREAD_NAMES = 1000
 # ARG_MAX under the default 8 MiB stack limit: every argv an ordinary exec can produce; longer only through
 # `ulimit -s` or PR_SET_MM. Rules match the first CMDLINE_LIMIT bytes.
 CMDLINE_LIMIT = 2 << 20
@@ -30,19 +34,21 @@ _HASH_HEX = 32  # 128 bits: no one can craft two names that merge
 class Limits:
     """The configured bounds and how often each bit since start (the counters behind limit_hits_total)."""
 
-    __slots__ = ("empty_group_age", "hits", "max_groups", "name_length")
+    __slots__ = ("empty_group_age", "hits", "max_groups", "max_thread_names", "name_length")
 
     def __init__(
         self,
         name_length: int = DEFAULT_NAME_LENGTH,
         max_groups: int = DEFAULT_MAX_GROUPS,
         empty_group_age: float = DEFAULT_EMPTY_GROUP_AGE,
+        max_thread_names: int = DEFAULT_MAX_THREAD_NAMES,
     ) -> None:
         self.name_length = max(name_length, 0)
         self.max_groups = max(max_groups, 0)
         self.empty_group_age = empty_group_age
+        self.max_thread_names = max(max_thread_names, 0)
         self.hits = {"cmdline_size": 0, "empty_group_age": 0, "group_name_length": 0, "groups": 0,
-                     "thread_name_length": 0}
+                     "thread_name_length": 0, "thread_names": 0}
 
     def group_name(self, name: str) -> str:
         """`name` within the length bound (counted when cut)."""

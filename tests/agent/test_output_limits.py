@@ -176,3 +176,17 @@ def test_flags_set_the_limits(fp: FakeProc, tmp_path: Path) -> None:
     names = [line.split('"')[1] for line in text.splitlines() if line.startswith("namedprocess_namegroup_num_procs{")]
     assert len(names) == 2 and all(len(n.encode()) <= 100 for n in names)
     assert 'process_monitor_agent_limit_hits_total{limit="groups"} 1' in text
+
+
+def test_thread_names_per_group_are_capped_keeping_the_ones_already_reported(fp: FakeProc) -> None:
+    threads = [{"tid": 10, "comm": "main"}] + [{"tid": 100 + i, "comm": f"w{i}"} for i in range(3)]
+    fp.add(10, comm="web", threads=threads)
+    tr, gr = agent(fp.root, CATCH_ALL, Limits(max_thread_names=4))
+    first = {t.name for t in step(tr, gr)["web"].threads}
+    assert first == {"main", "w0", "w1", "w2"}
+    # 50 more threads with new names: the reported set stays put.
+    fp.update(10, threads=threads + [{"tid": 200 + i, "comm": f"x{i}", "runtime": 5} for i in range(50)])
+    g = step(tr, gr)["web"]
+    assert {t.name for t in g.threads} == first
+    assert g.nthreads == 54  # the process and its gauges still count every thread
+    assert tr.s.limits.hits["thread_names"] == 50
