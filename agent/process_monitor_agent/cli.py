@@ -1,7 +1,8 @@
 """Command line of the agent (`process-monitor-agent`, `python -m process_monitor_agent`).
 
 Every process-exporter flag, spelled as it spells them, in both `-flag` and `--flag` forms (flags.py), plus ours
-in the same dotted style: -gather-smaps.interval, -report.missing-groups, -gpu.* (GPU processes, off by default), and
+in the same dotted style: -gather-smaps.interval, -report.missing-groups, -collection.deadline, -limit.name-length,
+-limit.groups, -limit.thread-names, -remove-empty-groups.after, -gpu.* (GPU processes, off by default), and
 Prometheus' -web.enable-lifecycle and -web.max-connections. Start-up: parse flags, take SIGHUP at once (its default
 action would kill the agent), load rules (config errors: one line on stderr, exit status 2, no traceback), prime one
 collection, then either print a
@@ -19,6 +20,13 @@ from collections.abc import Sequence
 
 from . import __version__
 from .flags import Flag, FlagError, FlagSet, HelpRequested
+from .limits import (
+    DEFAULT_EMPTY_GROUP_AGE,
+    DEFAULT_MAX_GROUPS,
+    DEFAULT_MAX_THREAD_NAMES,
+    DEFAULT_NAME_LENGTH,
+    Limits,
+)
 from .log import log
 
 PROG = "process-monitor-agent"
@@ -42,6 +50,20 @@ FLAGS = [
     Flag("gather-smaps.interval", "duration", 300.0,
          "read each process's smaps_rollup at most once per this interval and report the cached values in between\n"
          "(0: every scrape, as process-exporter)"),
+    Flag("collection.deadline", "duration", 5.0,
+         "answer a scrape with the last good result when its collection takes longer than this (the age is\n"
+         "exported); each cmdline/smaps_rollup read is abandoned after a fifth of it (0: wait, no timeouts)"),
+    Flag("limit.name-length", "int", DEFAULT_NAME_LENGTH,
+         "longest group or thread name in bytes; longer ones are cut and end in a hash of the whole\n"
+         "name (0: no limit)"),
+    Flag("limit.groups", "int", DEFAULT_MAX_GROUPS,
+         "most groups; processes that would make a new group past it are not tracked (0: no limit)"),
+    Flag("limit.thread-names", "int", DEFAULT_MAX_THREAD_NAMES,
+         "most distinct thread names per group in the thread_* series; names already reported are kept first\n"
+         "(0: no limit)"),
+    Flag("remove-empty-groups.after", "duration", DEFAULT_EMPTY_GROUP_AGE,
+         "forget a group named by a template once it has had no process for this long; statically named groups\n"
+         "stay (0: keep them forever, as process-exporter)"),
     Flag("recheck", "bool", False, "recheck process names on each scrape"),
     Flag("recheck-with-time-limit", "duration", 0.0,
          "recheck processes only this much time after their start, but no longer (non-zero turns on -recheck)"),
@@ -149,6 +171,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         smaps_interval=opts["gather-smaps.interval"],
         recheck=opts["recheck"],
         recheck_time_limit=opts["recheck-with-time-limit"],
+        limits=Limits(opts["limit.name-length"], opts["limit.groups"], opts["remove-empty-groups.after"],
+                      opts["limit.thread-names"]),
+        read_timeout=max(opts["collection.deadline"], 0.0) / 5,
     )
     if not os.path.isdir(settings.procfs):
         sys.stderr.write(f"{PROG}: -procfs {settings.procfs}: not a directory\n")
@@ -168,10 +193,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         config,
         remove_empty_groups=opts["remove-empty-groups"],
         report_missing_groups=opts["report.missing-groups"],
+        deadline=max(opts["collection.deadline"], 0.0),
         gpu=gpu,
     )
     # Prime the state (as process-exporter does): counters of processes already running start from here.
-    collector.collect()
+    if not collector.prime():
+        log.warning("the first collection is still running after -collection.deadline %gs; serving meanwhile",
+                    collector.deadline)
 
     delay = opts["once-to-stdout-delay"]
     if delay > 0:

@@ -1,10 +1,18 @@
-"""One collection shared by every scrape: tracker + grouper + exposition behind a lock.
+"""One collection shared by every scrape: tracker + grouper + exposition, with a deadline.
 
 Called by server.py (each HTTP scrape), cli.py (start-up priming and -once-to-stdout-delay) and reload.py (to
 swap rules). Concurrent scrapes never walk /proc twice: a scrape that arrives while a collection is running waits
-for the lock and then reuses that result if it finished after the scrape arrived, and any result younger than
-`max_age` (100 ms) is reused as is. Also owns the agent's own metrics (collection cost, error counters, reload
-state).
+for it and reuses its result if it finished after the scrape arrived, and any result younger than `max_age`
+(100 ms) is reused as is. Also owns the agent's own metrics (collection cost, error counters, reload state,
+limits), rendered at each scrape so that the served result's age is current.
+
+With `deadline` > 0 (-collection.deadline, cli.py's default 5 s) collections run in one background thread and a
+scrape waits for the one it asked for at most `deadline` seconds: past that it is answered with the last good
+result and `process_monitor_agent_collection_age_seconds` says how old that is, so a /proc read that blocks (or a
+machine too loaded to finish a walk) makes answers stale, never late. The collection it asked for goes on and
+serves the scrapes after it. With `deadline` 0 the scrape's own thread collects (tests, -once-to-stdout-delay).
+A collection that raises (a bug: per-process oddities are absorbed by the tracker) counts a scrape error and
+keeps the last good result.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from . import __version__
 from .config import Config
 from .exposition import group_families, write_family, write_groups
 from .grouper import Grouper
+from .log import log
 from .selfmetrics import SelfMetrics
 from .tracker import Settings, Tracker
 
@@ -36,12 +45,15 @@ class Collector:
         report_missing_groups: bool = False,
         self_metrics: bool = True,
         max_age: float = 0.1,
+        deadline: float = 0.0,
         gpu: GpuMonitor | None = None,
     ) -> None:
         self.settings = settings
+        self.limits = settings.limits
         self.tracker = Tracker(settings, config.rules)
-        self.grouper = Grouper(remove_empty_groups, report_missing_groups)
+        self.grouper = Grouper(remove_empty_groups, report_missing_groups, settings.limits)
         self.grouper.set_static_names(config.rules.static_names)
+        self.tracker.admit = self.grouper.admit
         # -gpu.enabled: one NVML read per collection, folded into the groups (gpu/monitor.py).
         self.gpu = gpu
         if gpu is not None:
@@ -49,9 +61,20 @@ class Collector:
         self.families = group_families(settings.gather_smaps, settings.threads, gpu is not None)
         self.selfm = SelfMetrics() if self_metrics else None
         self.max_age = max_age
-        self.lock = threading.Lock()
-        self._cached: bytes | None = None
-        self._cached_done = 0.0
+        self.deadline = deadline
+        # `cv` guards everything a scrape reads; `_collect_lock` serialises collections (tracker/grouper state).
+        self.cv = threading.Condition()
+        self._collect_lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self._want = False
+        self._running = False  # the background thread is collecting
+        self._pending_config: Config | None = None
+        self._groups: bytes | None = None  # group families and their errors of the last good collection
+        self._done = 0.0  # monotonic end of that collection
+        self._attempt = 0.0  # monotonic end of the last collection, good or not
+        self._valid_after = 0.0  # a result that ended before this (a reload) is served only when late
+        self._started = time.monotonic()
+        self._failure_logged: set[str] = set()
         # upstream's three error counters
         self.scrape_errors = 0
         self.procread_errors = 0
@@ -59,78 +82,202 @@ class Collector:
         # our own
         self.collections = 0
         self.scrapes = 0
+        self.stale_scrapes = 0
         self.cpu_total = 0.0
         self.last_duration = 0.0
         self.last_cpu = 0.0
         self.last_tracked = 0
         self.last_ignored = 0
+        self.last_blocked = 0
+        self.last_groups = 0
         self.reload_ok = 1
         self.reload_success_ts = time.time()
         self.reloads = {"success": 0, "failure": 0}
         # More of the agent's own families, written after these (reload.Reloader registers its request counts).
         self.extra_writers: list[Callable[[list[str]], None]] = []
+        # copies taken when a collection ends, so a scrape never iterates a dict the collection is changing
+        self._read_failures: dict[str, int] = {}
+        self._read_timeouts: dict[str, int] = {}
+        self._limit_hits: dict[str, int] = dict(self.limits.hits)
+        self._stuck_reads = 0
+        self._gpu_own = ""  # the GPU monitor's own metrics as of the last collection (-gpu.enabled)
 
     # -- rules ---------------------------------------------------------------------------------------------------
     def apply_config(self, config: Config) -> None:
-        """Swap in new rules; the next collection re-matches every process, accumulators are kept by name."""
-        with self.lock:
-            self.tracker.set_rules(config.rules)
-            self.grouper.set_static_names(config.rules.static_names)
-            if self.gpu is not None:
-                self.gpu.set_rules(config.rules)
-            self._cached = None
+        """Swap in new rules (at the start of the next collection, which re-matches every process); accumulators
+        are kept by name. Never waits for a running collection."""
+        with self.cv:
+            self._pending_config = config
+            self._valid_after = time.monotonic()
             self.reload_ok = 1
             self.reload_success_ts = time.time()
             self.reloads["success"] += 1
 
     def reload_kept(self) -> None:
         """A reload found the file equal to the config in force: a success that changes no rule."""
-        with self.lock:
+        with self.cv:
             self.reload_ok = 1
             self.reload_success_ts = time.time()
             self.reloads["success"] += 1
 
     def reload_failed(self) -> None:
-        with self.lock:
+        with self.cv:
             self.reload_ok = 0
             self.reloads["failure"] += 1
-            self._cached = None
 
     # -- collection ----------------------------------------------------------------------------------------------
     def exposition(self) -> bytes:
         """The text for one scrape, shared with concurrent scrapes (see module docstring)."""
         t_req = time.monotonic()
-        with self.lock:
+        with self.cv:
             self.scrapes += 1
-            if self._cached is not None and (self._cached_done >= t_req or t_req - self._cached_done < self.max_age):
-                return self._cached
-            return self._collect_locked()
+            if self._reusable(t_req):
+                return self._render()
+            if self.deadline > 0:
+                self._request()
+                end = t_req + self.deadline
+                while self._attempt < t_req:
+                    left = end - time.monotonic()
+                    if left <= 0:
+                        break
+                    self.cv.wait(left)
+                if self._attempt < t_req or self._done < t_req:
+                    self.stale_scrapes += 1
+                return self._render()
+        with self._collect_lock:
+            with self.cv:
+                if self._attempt >= t_req:  # finished while this scrape waited for the lock
+                    return self._render()
+            self._collect_locked()
+        with self.cv:
+            return self._render()
 
     def collect(self) -> bytes:
-        """Force a fresh collection (start-up priming, -once-to-stdout-delay)."""
-        with self.lock:
-            return self._collect_locked()
+        """Force a fresh collection in this thread (-once-to-stdout-delay, tests) and render it."""
+        with self._collect_lock:
+            self._collect_locked()
+        with self.cv:
+            return self._render()
 
-    def _collect_locked(self) -> bytes:
+    def prime(self) -> bool:
+        """The start-up collection (counters of processes already running start from it): within the deadline
+        when there is one. False when it is still running after the deadline (it finishes in the background)."""
+        if self.deadline <= 0:
+            self.collect()
+            return True
+        t = time.monotonic()
+        with self.cv:
+            self._request()
+            self.cv.wait_for(lambda: self._attempt >= t, self.deadline)
+            return self._attempt >= t
+
+    def _reusable(self, t_req: float) -> bool:
+        return (
+            self._groups is not None
+            and self._done >= self._valid_after
+            and (self._done >= t_req or t_req - self._done < self.max_age)
+        )
+
+    def _request(self) -> None:
+        """Ask the background thread for a collection (cv held). One already running serves the asker (it ends
+        after the ask), so none is queued behind it, unless rules changed since it started."""
+        if not self._running or self._pending_config is not None:
+            self._want = True
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._run, name="collector", daemon=True)
+            self._worker.start()
+        self.cv.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self.cv:
+                while not self._want:
+                    self.cv.wait()
+                self._want = False
+                self._running = True
+            try:
+                with self._collect_lock:
+                    self._collect_locked()
+            except Exception as e:  # never let the one collecting thread die: scrapes would be stale for good
+                msg = f"{type(e).__name__}: {e}"[:300]
+                if msg not in self._failure_logged and len(self._failure_logged) < 16:
+                    self._failure_logged.add(msg)
+                    log.exception("collection thread: unexpected error (logged once per message)")
+            finally:
+                with self.cv:
+                    self._running = False
+
+    def _collect_locked(self) -> None:
+        """One collection (the caller holds `_collect_lock`); publishes its result under `cv`."""
+        with self.cv:
+            cfg, self._pending_config = self._pending_config, None
+        if cfg is not None:
+            self.tracker.set_rules(cfg.rules)
+            self.grouper.set_static_names(cfg.rules.static_names)
+            if self.gpu is not None:
+                self.gpu.set_rules(cfg.rules)
         t0 = time.monotonic()
         c0 = time.thread_time()
+        body: bytes | None = None
+        failed = False
+        ngroups = 0
         gpu = self.gpu
-        again = gpu.before_collect(self.tracker) if gpu is not None else None
-        cs = self.tracker.collect()
-        if again:
-            self.tracker.rematch_pids(again)
-        self.collections += 1
-        out: list[str] = []
-        if cs.failed:
-            self.scrape_errors += 1
-        else:
-            self.procread_errors += cs.read_errors
-            self.partial_errors += cs.partial
-            groups = self.grouper.update(self.tracker.procs.values())
+        gpu_own: list[str] = []
+        try:
+            again = gpu.before_collect(self.tracker) if gpu is not None else None
+            cs = self.tracker.collect()
+            if again:
+                self.tracker.rematch_pids(again)
+            if not cs.failed:
+                groups = self.grouper.update(self.tracker.procs.values(), t0)
+                if gpu is not None:
+                    gpu.attach(groups, self.tracker)
+                ngroups = len(groups)
+                out: list[str] = []
+                write_groups(out, groups, self.families, float(self.tracker.hz))
+                body = "".join(out).encode("utf-8")
+            else:
+                failed = True
             if gpu is not None:
-                gpu.attach(groups, self.tracker)
-            write_groups(out, groups, self.families, float(self.tracker.hz))
-        self.last_tracked, self.last_ignored = cs.tracked, cs.ignored
+                gpu.write_own(gpu_own)  # here, not at scrape time: the monitor's state belongs to this thread
+        except Exception as e:  # a bug, not a process: keep serving the last good result, say so once per message
+            cs = None
+            failed = True
+            msg = f"{type(e).__name__}: {e}"[:300]
+            if msg not in self._failure_logged and len(self._failure_logged) < 16:
+                self._failure_logged.add(msg)
+                log.exception("collection failed, serving the last good result (logged once per message)")
+        t1 = time.monotonic()
+        cpu = time.thread_time() - c0
+        tr = self.tracker
+        with self.cv:
+            self.collections += 1
+            self.last_duration = t1 - t0
+            self.last_cpu = cpu
+            self.cpu_total += cpu
+            if failed:
+                self.scrape_errors += 1
+                if cs is not None:  # /proc itself unreadable: no proc metrics, as upstream
+                    self._groups, self._done = b"", t1
+            else:
+                self.procread_errors += cs.read_errors
+                self.partial_errors += cs.partial
+                self._groups, self._done = body, t1
+                self.last_groups = ngroups
+            if cs is not None:
+                self.last_tracked, self.last_ignored, self.last_blocked = cs.tracked, cs.ignored, cs.blocked
+            self._read_failures = dict(tr.read_failures)
+            self._read_timeouts = dict(tr.read_timeouts)
+            self._limit_hits = dict(self.limits.hits)
+            self._stuck_reads = tr.guard.stuck
+            if gpu is not None:
+                self._gpu_own = "".join(gpu_own)
+            self._attempt = t1
+            self.cv.notify_all()
+
+    def _render(self) -> bytes:
+        """The served text: the last good group families, then the error counters and own metrics as of now."""
+        out: list[str] = []
         write_family(
             out,
             "namedprocess_scrape_errors",
@@ -152,20 +299,13 @@ class Collector:
             "counter",
             [("", self.procread_errors)],
         )
-        self.last_duration = time.monotonic() - t0
-        self.last_cpu = time.thread_time() - c0
-        self.cpu_total += self.last_cpu
         self._own(out)
-        if gpu is not None:
-            gpu.write_own(out)
+        out.append(self._gpu_own)
         for writer in self.extra_writers:
             writer(out)
         if self.selfm is not None:
             self.selfm.write(out)
-        body = "".join(out).encode("utf-8")
-        self._cached = body
-        self._cached_done = time.monotonic()
-        return body
+        return (self._groups or b"") + "".join(out).encode("utf-8")
 
     def _own(self, out: list[str]) -> None:
         write_family(
@@ -205,9 +345,11 @@ class Collector:
         write_family(
             out,
             A + "processes",
-            "Live processes known to the agent at the last collection, by whether a group tracks them.",
+            "Live processes known to the agent at the last collection, by whether a group tracks them (blocked: "
+            "skipped after a cmdline read timed out).",
             "gauge",
-            [('state="ignored"', self.last_ignored), ('state="tracked"', self.last_tracked)],
+            [('state="blocked"', self.last_blocked), ('state="ignored"', self.last_ignored),
+             ('state="tracked"', self.last_tracked)],
         )
         write_family(
             out,
@@ -215,7 +357,55 @@ class Collector:
             "Failed reads of a live process's /proc files since start, by file; without root or SYS_PTRACE and "
             "DAC_READ_SEARCH, io, fd, smaps_rollup (and for other users' processes limits) cannot be read.",
             "counter",
-            [(f'file="{k}"', v) for k, v in sorted(self.tracker.read_failures.items())],
+            [(f'file="{k}"', v) for k, v in sorted(self._read_failures.items())],
+        )
+        write_family(
+            out,
+            A + "collection_age_seconds",
+            "Age of the served group metrics: time since the collection they come from ended (since start-up before "
+            "the first one). Grows while collections overrun -collection.deadline.",
+            "gauge",
+            [("", round(time.monotonic() - (self._done if self._groups is not None else self._started), 6))],
+        )
+        write_family(
+            out,
+            A + "collection_deadline_exceeded_total",
+            "Scrapes answered with an older result because the collection they asked for did not finish within "
+            "-collection.deadline (or failed).",
+            "counter",
+            [("", self.stale_scrapes)],
+        )
+        write_family(
+            out,
+            A + "read_timeouts_total",
+            "Reads of a process's cmdline or smaps_rollup abandoned after -collection.deadline/5 (the target's mmap "
+            "lock was held); a process whose cmdline read hung is skipped for 60 s.",
+            "counter",
+            [(f'file="{k}"', v) for k, v in sorted(self._read_timeouts.items())],
+        )
+        write_family(
+            out,
+            A + "stuck_reads",
+            "Abandoned reads still blocked in the kernel (at most 8; past that, such reads fail at once).",
+            "gauge",
+            [("", self._stuck_reads)],
+        )
+        write_family(
+            out,
+            A + "groups",
+            "Groups in the last collection's output (with members or kept empty).",
+            "gauge",
+            [("", self.last_groups)],
+        )
+        write_family(
+            out,
+            A + "limit_hits_total",
+            "Times an output bound bit: group_name_length and thread_name_length (names cut, -limit.name-length), "
+            "groups (processes not tracked, -limit.groups), empty_group_age (templated groups forgotten, "
+            "-remove-empty-groups.after), thread_names (threads left out of the thread_* series per collection, "
+            "-limit.thread-names), cmdline_size (cmdline reads cut at 2 MiB).",
+            "counter",
+            [(f'limit="{k}"', v) for k, v in sorted(self._limit_hits.items())],
         )
         write_family(
             out,

@@ -7,12 +7,18 @@ members each collection. A group whose members are all gone is still reported wi
 gauges, unless -remove-empty-groups. Per-thread-name counters follow upstream: a thread name that disappears
 from a group drops its accumulator. With -report.missing-groups, statically named groups are reported (zero)
 from the first collection on.
+
+Bounds (limits.py): `admit` refuses a new group name once -limit.groups names exist (the tracker then ignores the
+process), a group named by a template that stays empty for -remove-empty-groups.after is forgotten, and a group
+reports at most -limit.thread-names distinct thread names (those already reported are kept first).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
+from .limits import Limits, bounded_name
 from .tracker import STATE_INDEX, ProcState
 
 GO_ZERO_TIME = -62135596800  # Unix() of Go's zero time.Time: oldest_start_time_seconds of an empty group
@@ -76,18 +82,41 @@ class GroupSnapshot:
 class Grouper:
     """Owns the accumulators; `update` folds one collection's tracked processes into snapshots."""
 
-    def __init__(self, remove_empty_groups: bool = False, report_missing: bool = False) -> None:
+    def __init__(
+        self, remove_empty_groups: bool = False, report_missing: bool = False, limits: Limits | None = None
+    ) -> None:
         self.remove_empty = remove_empty_groups
         self.report_missing = report_missing
+        self.limits = limits or Limits()
         self.accum: dict[str, Counters] = {}
         self.thread_accum: dict[str, dict[str, Counters]] = {}
         self.static_names: tuple[str, ...] = ()
+        self._static: frozenset[str] = frozenset()
+        self._pending: set[str] = set()  # names admitted during the current collection, not yet in accum
+        self.empty_since: dict[str, float] = {}  # templated group -> when it was first seen empty (monotonic)
 
     def set_static_names(self, names: Iterable[str]) -> None:
-        """Groups configured with a fixed name (reported from start-up with -report.missing-groups)."""
-        self.static_names = tuple(names)
+        """Groups configured with a fixed name (reported from start-up with -report.missing-groups; never aged
+        out). Cut to -limit.name-length exactly as the tracker cuts the names it gives processes."""
+        n = self.limits.name_length
+        self.static_names = tuple(dict.fromkeys(bounded_name(x, n) if n else x for x in names))
+        self._static = frozenset(self.static_names)
 
-    def update(self, procs: Iterable[ProcState]) -> list[GroupSnapshot]:
+    def admit(self, name: str) -> bool:
+        """May a process be tracked in group `name`? False once -limit.groups other names exist (counted)."""
+        if name in self.accum or name in self._pending or name in self._static:
+            return True
+        cap = self.limits.max_groups
+        if cap and len(self.accum) + len(self._pending) >= cap:
+            self.limits.hits["groups"] += 1
+            return False
+        self._pending.add(name)
+        return True
+
+    def update(self, procs: Iterable[ProcState], now: float | None = None) -> list[GroupSnapshot]:
+        if now is None:
+            now = time.monotonic()
+        self._pending.clear()
         accum = self.accum
         snaps: dict[str, GroupSnapshot] = {}
         threads_by_group: dict[str, list[tuple]] = {}
@@ -152,19 +181,32 @@ class Grouper:
                     lst.extend(ps.thread_updates)
         for name, g in snaps.items():
             g.threads = self._threads(name, threads_by_group.get(name))
-        keep = set(self.static_names) if self.report_missing else ()
+        keep = self._static if self.report_missing else ()
         for name in keep:
             if name not in accum:
                 accum[name] = Counters()
-        for name in list(accum):
-            if name in snaps:
-                continue
-            if self.remove_empty and name not in keep:
-                del accum[name]
+        age = self.limits.empty_group_age
+        empty_since = self.empty_since
+        if len(accum) > len(snaps):
+            for name in list(accum):
+                if name in snaps:
+                    continue
+                if self.remove_empty and name not in keep:
+                    del accum[name]
+                    self.thread_accum.pop(name, None)
+                    continue
                 self.thread_accum.pop(name, None)
-                continue
-            self.thread_accum.pop(name, None)
-            snaps[name] = GroupSnapshot(name, accum[name])
+                if age > 0 and name not in self._static:
+                    since = empty_since.setdefault(name, now)
+                    if now - since >= age:
+                        del accum[name]
+                        del empty_since[name]
+                        self.limits.hits["empty_group_age"] += 1
+                        continue
+                snaps[name] = GroupSnapshot(name, accum[name])
+        if empty_since:
+            for name in [n for n in empty_since if n in snaps and snaps[n].procs]:
+                del empty_since[name]
         return sorted(snaps.values(), key=_by_name)
 
     def _threads(self, group: str, updates: list[tuple] | None) -> list[ThreadGroup]:
@@ -173,9 +215,19 @@ class Grouper:
             return []
         history = self.thread_accum.get(group) or {}
         current: dict[str, ThreadGroup] = {}
+        cap = self.limits.max_thread_names
+        if cap and len(updates) > cap:
+            # More threads than names allowed: names already reported go first, so the kept set is stable.
+            updates = [u for u in updates if u[0] in history] + [u for u in updates if u[0] not in history]
+        else:
+            cap = 0
+        dropped = 0
         for name, du, ds, dmn, dmj, drb, dwb, dv, dnv in updates:
             tg = current.get(name)
             if tg is None:
+                if cap and len(current) >= cap:
+                    dropped += 1  # its process's own counters still count in the group
+                    continue
                 c = history.get(name) or Counters()
                 tg = current[name] = ThreadGroup(name, c)
             c = tg.counters
@@ -188,6 +240,8 @@ class Grouper:
             c.wb += dwb
             c.vcs += dv
             c.nvcs += dnv
+        if dropped:
+            self.limits.hits["thread_names"] += dropped
         self.thread_accum[group] = {n: tg.counters for n, tg in current.items()}
         return sorted(current.values(), key=_by_name)
 

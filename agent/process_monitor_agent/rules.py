@@ -39,7 +39,7 @@ def compile_regex(pattern: str) -> Any:
 class ProcAttrs:
     """What a rule can look at for one process. Filled by the tracker with only the fields the rules need."""
 
-    __slots__ = ("cgroups", "cmdline", "comm", "gpus", "pid", "start_time", "username")
+    __slots__ = ("_joined", "cgroups", "cmdline", "comm", "gpus", "pid", "start_time", "username")
 
     def __init__(
         self,
@@ -57,6 +57,15 @@ class ProcAttrs:
         self.username = username
         self.cgroups = cgroups or []
         self.gpus: tuple[str, ...] = ()  # GPUs it holds a context on ("0", "1:3" for MIG), when rules need it
+        self._joined: str | None = None
+
+    @property
+    def joined(self) -> str:
+        """argv joined by spaces, what cmdline regexes search; built once per process, not once per rule (a
+        cmdline can be 2 MiB)."""
+        if self._joined is None:
+            self._joined = " ".join(self.cmdline)
+        return self._joined
 
     @property
     def exefull(self) -> str:
@@ -111,7 +120,7 @@ class Rule:
                 return None
         captures: dict[str, str] = {}
         if self.regexes is not None:
-            joined = " ".join(attrs.cmdline)
+            joined = attrs.joined
             for rx in self.regexes:
                 m = rx.search(joined)
                 if m is None:
@@ -169,7 +178,7 @@ class Rules:
             rx = mapping[attrs.comm]
             if rx is None:
                 return attrs.comm
-            m = rx.search(" ".join(attrs.cmdline))
+            m = rx.search(attrs.joined)
             if m is None:
                 return None
             for g in m.groups():

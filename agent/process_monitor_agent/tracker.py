@@ -18,6 +18,12 @@ What is read, per collection (the cost of the agent is here):
   when a template uses .Cgroups.
 State of exited and ignored PIDs is dropped on the next collection that does not list them, so memory follows the
 live process count.
+
+Hostile input (any tenant controls its processes' files): one process whose files are malformed, truncated, too
+large or not files is skipped and counted (namedprocess_scrape_procread_errors), never an exception out of
+`collect`; the children pass is iterative and visits each process once; cmdline and smaps_rollup, which can block
+on the target's mmap lock, are read with a timeout (procfs/guard.py) and a process whose cmdline hung is put aside
+(`blocked`) for BLOCKED_RETRY_S; group names are cut and new groups admitted through limits.py/grouper.py.
 """
 
 from __future__ import annotations
@@ -28,22 +34,30 @@ import pwd
 import random
 import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
+from .limits import CMDLINE_LIMIT, Limits
 from .log import log
 from .procfs import _O_RDONLY, read_file, read_file_all
 from .procfs.cgroup import parse_cgroup
 from .procfs.cmdline import parse_cmdline
 from .procfs.fd import count_fds, fd_size_is_count
+from .procfs.guard import GuardedReader, ReadTimeout
 from .procfs.io import parse_io
 from .procfs.limits import parse_max_open_files
 from .procfs.schedstat import parse_runtime_ns
 from .procfs.smaps import parse_smaps_rollup
-from .procfs.status import parse_status
+from .procfs.status import Status, parse_status
 from .procfs.system import clock_ticks, page_size, parse_boot_time
 from .procfs.wchan import parse_wchan
 from .rules import ProcAttrs, Rules
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 _GONE = (errno.ENOENT, errno.ESRCH)
+# A process whose cmdline read timed out is not read again for this long (it is counted as blocked meanwhile).
+BLOCKED_RETRY_S = 60.0
 STATE_INDEX = {"R": 0, "S": 1, "D": 2, "Z": 3}  # everything else is "Other" (4)
 
 
@@ -53,8 +67,10 @@ class Settings:
     __slots__ = (
         "children",
         "gather_smaps",
+        "limits",
         "limits_interval",
         "procfs",
+        "read_timeout",
         "recheck",
         "recheck_time_limit",
         "smaps_interval",
@@ -71,6 +87,8 @@ class Settings:
         recheck: bool = False,
         recheck_time_limit: float = 0.0,
         limits_interval: float = 60.0,
+        limits: Limits | None = None,
+        read_timeout: float = 0.0,
     ) -> None:
         self.procfs = procfs.rstrip("/") or "/"
         self.children = children
@@ -80,6 +98,9 @@ class Settings:
         self.recheck = recheck or recheck_time_limit > 0
         self.recheck_time_limit = recheck_time_limit
         self.limits_interval = limits_interval
+        self.limits = limits or Limits()
+        # Timeout of each cmdline/smaps_rollup read (procfs/guard.py); 0: read in the collecting thread.
+        self.read_timeout = read_timeout
 
 
 class ThreadState:
@@ -170,11 +191,11 @@ class ProcState:
 class CollectStats:
     """Error counts and sizes of one collection."""
 
-    __slots__ = ("failed", "ignored", "new", "partial", "read_errors", "tracked")
+    __slots__ = ("blocked", "failed", "ignored", "new", "partial", "read_errors", "tracked")
 
     def __init__(self) -> None:
         self.failed = False
-        self.partial = self.read_errors = self.new = self.tracked = self.ignored = 0
+        self.partial = self.read_errors = self.new = self.tracked = self.ignored = self.blocked = 0
 
 
 class Tracker:
@@ -197,6 +218,14 @@ class Tracker:
         self.read_failures: dict[str, int] = {}
         # With -gpu.enabled: pid -> GPUs it holds a context on, set by gpu/monitor.py before each collection.
         self.gpu_of: dict[int, tuple[str, ...]] = {}
+        # Reads abandoned after -collection.deadline/5, by file; processes waiting to be retried after one.
+        self.guard = GuardedReader(settings.read_timeout)
+        self.read_timeouts: dict[str, int] = {}
+        self.blocked: dict[int, tuple[int, float]] = {}  # pid -> (starttime, retry after, monotonic)
+        # Group admission (grouper.Grouper.admit, wired by collector.py): False refuses a new group name.
+        self.admit: Callable[[str], bool] | None = None
+        self._skip_logged: set[str] = set()
+        self._ignored_now: dict[int, int] = {}
 
     # -- rules ---------------------------------------------------------------------------------------------------
     def set_rules(self, rules: Rules) -> None:
@@ -257,69 +286,99 @@ class Tracker:
         prefix = root + "/"
         # Unmatched new identities, kept small for the children pass: pid -> (ppid, starttime, seen_before, old)
         unmatched: dict[int, tuple] = {}
+        self._ignored_now = ignored  # _fresh puts processes refused by the group limit here
+        blocked, self.blocked = self.blocked, {}
         for name in names:
             if not name.isdigit():
                 continue
-            pid = int(name)
-            base = prefix + name
             try:
-                fd = os_open(base + "/stat", flags)
+                pid = int(name)
+                base = prefix + name
                 try:
-                    data = os_read(fd, 1024)
-                finally:
-                    os_close(fd)
-            except OSError as e:
-                if e.errno not in _GONE:
-                    cs.read_errors += 1
-                continue
-            h = hash(data)
-            ps = old_procs.get(pid)
-            rt: int | None = None
-            if ps is not None and h == ps.stat_hash and ps.nthreads == 1 and ps.runtime >= 0 and not rematch:
-                # Fast path: stat is byte for byte what it was (same identity, same counters and RSS). If the run
-                # time did not move either, the process did not run: nothing else can have changed.
-                try:
-                    fd = os_open(base + "/schedstat", flags)
+                    fd = os_open(base + "/stat", flags)
                     try:
-                        rt = int(os_read(fd, 256).split(None, 1)[0])
+                        data = os_read(fd, 1024)
                     finally:
                         os_close(fd)
-                except (OSError, ValueError, IndexError):
-                    rt = None
-                if rt == ps.runtime and now < ps.limits_due and (not smaps or now < ps.smaps_due):
-                    ps.d_utime = ps.d_stime = ps.d_min = ps.d_maj = ps.d_rb = ps.d_wb = ps.d_vcs = ps.d_nvcs = 0
-                    if ps.partial:
-                        cs.partial += 1
-                    procs[pid] = ps
+                except OSError as e:
+                    if e.errno not in _GONE:
+                        cs.read_errors += 1
                     continue
-            rp = data.rfind(b")")
-            # Fields 3..24 (state .. rss) are all the agent uses; do not split the other 28.
-            f = data[rp + 2 :].split(None, 22)
-            try:
-                starttime = int(f[19])
-            except (IndexError, ValueError):
-                cs.read_errors += 1
-                continue
-            if old_ignored.get(pid) == starttime:
-                if rematch or (recheck and (limit <= 0 or uptime - starttime / hz < limit)):
-                    self._fresh(pid, base, data, rp, f, starttime, True, None, procs, unmatched, first, now, cs)
-                else:
-                    ignored[pid] = starttime
-                continue
-            if ps is not None and ps.starttime == starttime:
-                if rematch:
-                    self._fresh(pid, base, data, rp, f, starttime, True, ps, procs, unmatched, first, now, cs)
-                elif fill(ps, base, f, now, cs, False, h, rt):
+                h = hash(data)
+                ps = old_procs.get(pid)
+                rt: int | None = None
+                if ps is not None and h == ps.stat_hash and ps.nthreads == 1 and ps.runtime >= 0 and not rematch:
+                    # Fast path: stat is byte for byte what it was (same identity, same counters and RSS). If the run
+                    # time did not move either, the process did not run: nothing else can have changed.
+                    try:
+                        fd = os_open(base + "/schedstat", flags)
+                        try:
+                            rt = int(os_read(fd, 256).split(None, 1)[0])
+                        finally:
+                            os_close(fd)
+                    except (OSError, ValueError, IndexError):
+                        rt = None
+                    if rt == ps.runtime and now < ps.limits_due and (not smaps or now < ps.smaps_due):
+                        ps.d_utime = ps.d_stime = ps.d_min = ps.d_maj = ps.d_rb = ps.d_wb = ps.d_vcs = ps.d_nvcs = 0
+                        if ps.partial:
+                            cs.partial += 1
+                        procs[pid] = ps
+                        continue
+                rp = data.rfind(b")")
+                # Fields 3..24 (state .. rss) are all the agent uses; do not split the other 28.
+                f = data[rp + 2 :].split(None, 22)
+                try:
+                    starttime = int(f[19])
+                except (IndexError, ValueError):
+                    cs.read_errors += 1
+                    continue
+                if blocked:
+                    b = blocked.get(pid)
+                    if b is not None and b[0] == starttime and now < b[1]:
+                        self.blocked[pid] = b  # its cmdline read timed out: not tried again before b[1]
+                        continue
+                if old_ignored.get(pid) == starttime:
+                    if rematch or (recheck and (limit <= 0 or uptime - starttime / hz < limit)):
+                        self._fresh(pid, base, data, rp, f, starttime, True, None, procs, unmatched, first, now, cs)
+                    else:
+                        ignored[pid] = starttime
+                    continue
+                if ps is not None and ps.starttime == starttime:
+                    if rematch:
+                        self._fresh(pid, base, data, rp, f, starttime, True, ps, procs, unmatched, first, now, cs)
+                    elif fill(ps, base, f, now, cs, False, h, rt):
+                        procs[pid] = ps
+                    continue
+                self._fresh(pid, base, data, rp, f, starttime, False, None, procs, unmatched, first, now, cs)
+            except Exception as e:  # one odd process must never fail the collection
+                self._skip(name, e, cs)
+                pid = int(name)
+                if pid in old_procs and pid not in procs:
+                    # Keep its state (no deltas this time): dropping it would count its whole life again later.
+                    ps = old_procs[pid]
+                    ps.d_utime = ps.d_stime = ps.d_min = ps.d_maj = ps.d_rb = ps.d_wb = ps.d_vcs = ps.d_nvcs = 0
+                    ps.thread_updates = None
                     procs[pid] = ps
-                continue
-            self._fresh(pid, base, data, rp, f, starttime, False, None, procs, unmatched, first, now, cs)
+                elif pid in old_ignored:
+                    ignored[pid] = old_ignored[pid]
         if unmatched:
             self._children(unmatched, procs, ignored, first, now, cs)
         self.procs = procs
         self.ignored = ignored
         cs.tracked = len(procs)
         cs.ignored = len(ignored)
+        cs.blocked = len(self.blocked)
         return cs
+
+    def _skip(self, name: str, e: Exception, cs: CollectStats) -> None:
+        """One process's files could not be understood (malformed, truncated, too large): count it in
+        namedprocess_scrape_procread_errors and log once per kind of failure, with a bounded message."""
+        cs.read_errors += 1
+        kind = type(e).__name__
+        if kind not in self._skip_logged and len(self._skip_logged) < 64:
+            self._skip_logged.add(kind)
+            log.warning("process %s skipped (%s: %s); counted in namedprocess_scrape_procread_errors, logged once "
+                        "per kind", name, kind, str(e)[:300])
 
     def _fresh(
         self,
@@ -343,12 +402,16 @@ class Tracker:
             return
         group = self.rules.name_of(attrs)
         if log.is_debug():
-            log.debug("process %d %r %r: %s", pid, attrs.comm, " ".join(attrs.cmdline)[:200],
-                      f"group {group!r}" if group is not None else "no rule matched")
+            log.debug("process %d %r %r: %s", pid, attrs.comm[:200], attrs.joined[:200],
+                      f"group {group[:200]!r}" if group is not None else "no rule matched")
         if group is None:
             unmatched[pid] = (int(f[1]), starttime, seen_before, old)
-        else:
-            self._track(pid, base, f, starttime, seen_before, old, group, procs, first, now, cs)
+            return
+        group = self.s.limits.group_name(group)
+        if self.admit is not None and not self.admit(group):
+            self._ignored_now[pid] = starttime  # -limit.groups reached: counted by the grouper
+            return
+        self._track(pid, base, f, starttime, seen_before, old, group, procs, first, now, cs)
 
     def _children(
         self,
@@ -365,37 +428,49 @@ class Tracker:
             for pid, item in unmatched.items():
                 ignored[pid] = item[1]
             return
+        # Iterative and memoized: each unmatched process is visited once, however long the chain (PID wrap-around
+        # and any user can make chains of thousands); a cycle or a self-parent ends the walk with no group.
         memo: dict[int, str | None] = {}
-
-        def ancestor_group(pid: int, depth: int = 0) -> str | None:
-            if pid in memo:
-                return memo[pid]
-            memo[pid] = None  # guards against cycles
-            ppid = unmatched[pid][0]
+        for start in unmatched:
+            if start in memo:
+                continue
+            path: list[int] = []
+            pid = start
             g: str | None = None
-            parent = procs.get(ppid)
-            if parent is not None:
-                g = parent.group
-            elif ppid in unmatched and depth < 4096:
-                g = ancestor_group(ppid, depth + 1)
-            memo[pid] = g
-            return g
+            while True:
+                if pid in memo:  # resolved earlier, or on this path (a cycle): None until resolved
+                    g = memo[pid]
+                    break
+                memo[pid] = None
+                path.append(pid)
+                ppid = unmatched[pid][0]
+                parent = procs.get(ppid)
+                if parent is not None:
+                    g = parent.group
+                    break
+                if ppid not in unmatched:  # ignored, unknown or gone: the walk stops, as upstream's
+                    break
+                pid = ppid
+            for p in path:
+                memo[p] = g
 
         root = self.s.procfs + "/"
         for pid, (_ppid, starttime, seen_before, old) in unmatched.items():
-            g = ancestor_group(pid)
+            g = memo[pid]
             if g is None:
                 ignored[pid] = starttime
                 continue
             base = root + str(pid)
             try:
                 data = read_file(base + "/stat", 1024)
+                f = data[data.rfind(b")") + 2 :].split(None, 22)
+                if int(f[19]) != starttime:
+                    continue  # exited and the PID was reused within this collection: next one sees it
+                self._track(pid, base, f, starttime, seen_before, old, g, procs, first, now, cs)
             except OSError:
                 continue
-            f = data[data.rfind(b")") + 2 :].split(None, 22)
-            if int(f[19]) != starttime:
-                continue  # exited and the PID was reused within this collection: next one sees it
-            self._track(pid, base, f, starttime, seen_before, old, g, procs, first, now, cs)
+            except Exception as e:  # see collect()
+                self._skip(str(pid), e, cs)
 
     def _attrs(self, pid: int, base: str, data: bytes, rp: int, starttime: int) -> ProcAttrs | None:
         rules = self.rules
@@ -403,23 +478,43 @@ class Tracker:
         cmdline: list[str] = []
         if rules.needs_cmdline:
             try:
-                cmdline = parse_cmdline(read_file_all(base + "/cmdline"))
+                raw, cut = self.guard.read_all(base + "/cmdline", 8192, CMDLINE_LIMIT)
+            except ReadTimeout as e:
+                self._timed_out("cmdline", e, pid, starttime)
+                return None
             except OSError:
                 return None
+            if cut:
+                self.s.limits.hits["cmdline_size"] += 1
+            cmdline = parse_cmdline(raw)
         attrs = ProcAttrs(comm, cmdline, pid, self.boot_time + starttime / self.hz)
         if rules.needs_username:
             try:
                 attrs.username = self.username(parse_status(read_file(base + "/status", 8192)).euid)
-            except (OSError, ValueError):
-                return None
+            except OSError:
+                return None  # gone, or unreadable: tried again next collection
+            # (a malformed status raises ValueError: the process is skipped and counted by collect())
         if rules.needs_cgroups:
             try:
-                attrs.cgroups = parse_cgroup(read_file_all(base + "/cgroup"))
+                attrs.cgroups = parse_cgroup(read_file_all(base + "/cgroup")[0])
             except OSError:
                 attrs.cgroups = []
         if rules.needs_gpu:
             attrs.gpus = self.gpu_of.get(pid, ())
         return attrs
+
+    def _timed_out(self, file: str, e: ReadTimeout, pid: int, starttime: int) -> None:
+        """A guarded read gave up: count it; a read that really hung (not one refused because earlier ones are
+        still stuck) puts the process aside for BLOCKED_RETRY_S."""
+        self.read_timeouts[file] = self.read_timeouts.get(file, 0) + 1
+        if e.strerror.startswith("no answer"):
+            if "timeout" not in self._skip_logged:
+                self._skip_logged.add("timeout")
+                log.warning("reading %s of process %d blocked for %gs (its mmap lock is held); process skipped for "
+                            "%gs, counted in process_monitor_agent_read_timeouts_total, logged once", file, pid,
+                            self.guard.timeout, BLOCKED_RETRY_S)
+            if starttime >= 0:
+                self.blocked[pid] = (starttime, time.monotonic() + BLOCKED_RETRY_S)
 
     def _track(
         self,
@@ -530,11 +625,19 @@ class Tracker:
             try:
                 st = parse_status(read_file(base + "/status", 8192))
             except (OSError, ValueError) as e:
-                if getattr(e, "errno", None) not in _GONE:
-                    cs.read_errors += 1
-                return False
+                if getattr(e, "errno", None) in _GONE:
+                    return False
+                # Unreadable or malformed (FileTooLarge included): a failed process read, but the process stays
+                # tracked with its status values unchanged; dropping it would count its whole life again later.
+                cs.read_errors += 1
+                fails["status"] = fails.get("status", 0) + 1
+                st = Status(-1, ps.swap, ps.vcs, ps.nvcs)
             ps.swap = st.vmswap_bytes
             v, nv = st.voluntary_ctxt_switches, st.nonvoluntary_ctxt_switches
+            if v < 0 or nv < 0:  # cut short: keep the baselines
+                cs.read_errors += 1
+                fails["status"] = fails.get("status", 0) + 1
+                v, nv = ps.vcs, ps.nvcs
             if not (with_threads and had_threads):
                 # Without thread data this is the main thread's count (the thread sums replace it otherwise).
                 ps.d_vcs = v - ps.vcs if v > ps.vcs else 0
@@ -578,7 +681,10 @@ class Tracker:
             if not new:
                 ps.smaps_due = now + s.smaps_interval
             try:
-                ps.pss, ps.swappss = parse_smaps_rollup(read_file(base + "/smaps_rollup", 4096))
+                ps.pss, ps.swappss = parse_smaps_rollup(self.guard.read(base + "/smaps_rollup", 4096, 1 << 20))
+            except ReadTimeout as e:
+                self._timed_out("smaps_rollup", e, ps.pid, -1)
+                partial = True
             except (OSError, ValueError):
                 partial = True
                 fails["smaps_rollup"] = fails.get("smaps_rollup", 0) + 1
@@ -604,6 +710,9 @@ class Tracker:
         ok = True
         all_idle = had and len(tids) == len(old)
         d_vcs = d_nvcs = 0
+        limits = self.s.limits
+        # A comm is at most 64 bytes on Linux; the check only costs a comparison unless a name could be too long.
+        name_bytes = limits.name_length // 4 if limits.name_length else 1 << 62
         for t in tids:
             tid = int(t)
             tb = task + t
@@ -618,7 +727,10 @@ class Tracker:
             if fresh:
                 ts = ThreadState()
                 all_idle = False
-            ts.name = data[data.find(b"(") + 1 : rp].decode("utf-8", "replace")
+            lp = data.find(b"(") + 1
+            ts.name = data[lp:rp].decode("utf-8", "replace")
+            if rp - lp > name_bytes:
+                ts.name = limits.thread_name(ts.name)
             ts.state = f[0].decode()
             u, st, mn, mj = int(f[11]), int(f[12]), int(f[7]), int(f[9])
             try:
@@ -632,7 +744,10 @@ class Tracker:
                 all_idle = False
                 try:
                     sts = parse_status(read_file(tb + "/status", 8192))
-                    v, nv = sts.voluntary_ctxt_switches, sts.nonvoluntary_ctxt_switches
+                    if sts.voluntary_ctxt_switches >= 0 and sts.nonvoluntary_ctxt_switches >= 0:
+                        v, nv = sts.voluntary_ctxt_switches, sts.nonvoluntary_ctxt_switches
+                    else:
+                        ok = False
                 except (OSError, ValueError):
                     ok = False
                 try:
@@ -694,12 +809,18 @@ class Tracker:
             known = ps is not None and ps.starttime == starttime
             if not known and self.ignored.get(pid) != starttime:
                 continue
-            attrs = self._attrs(pid, base, data, rp, starttime)
-            group = self.rules.name_of(attrs) if attrs is not None else None
-            if group is None:
-                continue
-            if known:
-                ps.group = group
-            else:
-                del self.ignored[pid]
-                self._track(pid, base, f, starttime, True, None, group, self.procs, False, now, cs)
+            try:
+                attrs = self._attrs(pid, base, data, rp, starttime)
+                group = self.rules.name_of(attrs) if attrs is not None else None
+                if group is None:
+                    continue
+                group = self.s.limits.group_name(group)  # same bounds as a first naming (see _fresh)
+                if self.admit is not None and not self.admit(group):
+                    continue
+                if known:
+                    ps.group = group
+                else:
+                    del self.ignored[pid]
+                    self._track(pid, base, f, starttime, True, None, group, self.procs, False, now, cs)
+            except Exception as e:  # see collect(): one odd process never fails the collection
+                self._skip(str(pid), e, cs)

@@ -138,6 +138,7 @@ def test_concurrent_reload_requests_share_reloads(tmp_path: Path, monkeypatch: p
     assert gate.calls == 2  # the first, and one shared by the 30 that arrived while it ran
     assert len(results) == 31 and all(ok for ok, _ in results)
     assert reloader.requests[("http", "coalesced")] == 29 and reloader.requests[("http", "applied")] == 2
+    collector.exposition()  # new rules take effect at the start of the next collection (never waiting for one)
     assert len(collector.tracker.rules.entries) == 2
 
 

@@ -13,9 +13,12 @@ class Status(NamedTuple):
 
 
 def parse_status(data: bytes) -> Status:
-    """Pick the four values the agent needs; missing lines (kernel threads have no VmSwap) read as 0."""
+    """Pick the four values the agent needs. A missing VmSwap reads as 0 (kernel threads have none); missing
+    context switch lines (every task has them: the file was cut short) read as -1, so that the tracker keeps its
+    baseline instead of taking 0 and adding the whole count again at the next complete read."""
     euid = -1
-    swap = vcs = nvcs = 0
+    swap = 0
+    vcs = nvcs = -1
     i = data.find(b"\nUid:")
     if i >= 0:
         line = data[i + 5 : data.find(b"\n", i + 5)].split()
