@@ -67,14 +67,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.realnode)
 
 
-@pytest.fixture(scope="session")
-def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cluster_mod.Cluster]:
+def _require_control_plane_tools() -> None:
+    """Skip on PM_SKIP_CLUSTER=1; fail, saying how to build them, when the Go-built tools are missing."""
     if os.environ.get(SKIP_ENV) == "1":
         pytest.skip(f"{SKIP_ENV}=1: local control plane tests skipped")
     missing = tools.missing(cluster_mod.CLUSTER_BINARIES)
     if missing:
         pytest.fail(f"local control plane tools not built: {', '.join(missing)}. Run `make setup` (or `make tools`)"
                     f" to build them, or set {SKIP_ENV}=1 to skip cluster tests.", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cluster_mod.Cluster]:
+    _require_control_plane_tools()
     nodes = int(os.environ.get(NODES_ENV, "3"))
     state_dir = tmp_path_factory.mktemp("kube-cluster")
     try:
@@ -103,11 +108,7 @@ def _skip_or_fail(reason: str) -> None:
 def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cluster_mod.Cluster]:
     from . import images, realnode
 
-    if os.environ.get(SKIP_ENV) == "1":
-        pytest.skip(f"{SKIP_ENV}=1: local control plane tests skipped")
-    missing = tools.missing(cluster_mod.CLUSTER_BINARIES)
-    if missing:
-        pytest.fail(f"local control plane tools not built: {', '.join(missing)}. Run `make setup`.", pytrace=False)
+    _require_control_plane_tools()
     state_dir = tmp_path_factory.mktemp("real-cluster")
     reason = realnode.preflight(state_dir)
     if reason:
@@ -132,6 +133,9 @@ def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cluster_m
         yield c
     finally:
         cluster_mod.down(state_dir)
+    left = realnode.leftovers(state_dir)
+    if left:
+        pytest.fail(f"the real node's teardown left: {'; '.join(left)}", pytrace=False)
 
 
 def _namespace_name(test_name: str) -> str:

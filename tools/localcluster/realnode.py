@@ -425,6 +425,30 @@ def _remove_log_links(pod_logs: pathlib.Path) -> int:
     return removed
 
 
+def leftovers(state_dir: pathlib.Path) -> list[str]:
+    """What a stopped real node of `state_dir` left behind (empty when teardown was complete): processes naming
+    its state dir (kubelet, containerd, shims), mounts under it, `kubepods` cgroups, links into its pod logs."""
+    root = Paths(state_dir.resolve() / "realnode")
+    found = []
+    pids = _pids_mentioning(str(root.root))
+    if pids:
+        found.append(f"processes {pids}")
+    prefix = str(root.root)
+    mounts = [line.split()[4] for line in pathlib.Path("/proc/self/mountinfo").read_text().splitlines()
+              if line.split()[4].startswith(prefix)]
+    if mounts:
+        found.append(f"{len(mounts)} mounts under {prefix}")
+    cgroups = [str(d / "kubepods") for d in CGROUP_ROOT.iterdir() if (d / "kubepods").is_dir()]
+    if cgroups:
+        found.append(f"cgroups {cgroups}")
+    if HOST_CONTAINER_LOGS.is_dir():
+        links = [x.name for x in HOST_CONTAINER_LOGS.iterdir()
+                 if x.is_symlink() and os.readlink(x).startswith(str(root.pod_logs))]
+        if links:
+            found.append(f"{len(links)} links in {HOST_CONTAINER_LOGS}")
+    return found
+
+
 def stop(entry: Mapping[str, Any], timeout: float) -> list[str]:
     """Tear the real node down completely (see the module docstring); one report line per step."""
     paths = Paths(pathlib.Path(entry["root"]))
