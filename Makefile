@@ -100,6 +100,9 @@ bench-agent: ## agent vs process-exporter: CPU per scrape and peak RSS at 2,000 
 bench-reload: ## agent reload latency over 20 kubelet-style ConfigMap swaps, p50/p95 (bench/README.md)
 	$(PYTHON) bench/reload_latency.py --swaps 20
 
+bench-realnode-reload: ## on the real node: ProcessMonitor change -> file swapped -> served, p50/p95 over 10 changes
+	$(PYTHON) bench/realnode_reload.py --changes 10
+
 bench-reload-flood: ## cost of 10,000 POST /-/reload in 10 s, with and without -web.enable-lifecycle (bench/README.md)
 	$(PYTHON) bench/reload_flood.py --config large
 	$(PYTHON) bench/reload_flood.py --config catch-all
