@@ -86,7 +86,7 @@ prometheus-generated: ## regenerate dashboards/process-monitor{,-gpu}.json and t
 	  -f examples/prometheus/processmonitor-with-alerts.yaml > examples/prometheus/process-monitor.rules.yaml
 
 # --- benchmarks ----------------------------------------------------------------------------------------------
-.PHONY: bench-agent bench-reload bench-reload-flood test-side-by-side
+.PHONY: bench-agent bench-reload bench-reload-flood bench-realnode-reload test-side-by-side
 
 test-side-by-side: ## agent vs process-exporter (Debian 0.7.10, upstream v0.8.7) on the real /proc (tests/agent_real)
 	$(PYTHON) -m pytest -q tests/agent_real
