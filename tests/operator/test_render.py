@@ -175,3 +175,20 @@ def test_rbac_rules_cover_every_child_kind() -> None:
         group = api_version.rpartition("/")[0]
         verbs = {v for r in RULES if group in r["apiGroups"] and plural in r["resources"] for v in r["verbs"]}
         assert {"get", "list", "watch", "patch", "delete"} <= verbs, plural
+
+
+def test_host_network_agent_listens_on_the_node_and_keeps_named_ports() -> None:
+    """spec.agent.hostNetwork: the pod joins the node's network; probes, Service and ServiceMonitor still address
+    the named port, whose number is the agent's -web.listen-address (so it is the node's port too)."""
+    kinds = _by_kind(render_all(_pm(HERE / "cases" / "host-network.yaml"),
+                                RenderOptions(available_apis=frozenset({"monitoring.coreos.com/v1/ServiceMonitor"}))))
+    pod = kinds["DaemonSet"]["spec"]["template"]["spec"]
+    assert pod["hostNetwork"] is True and pod["dnsPolicy"] == "ClusterFirstWithHostNet"
+    container = pod["containers"][0]
+    assert container["ports"] == [{"name": "http-metrics", "containerPort": 9257, "protocol": "TCP"}]
+    assert "--web.listen-address=:9257" in container["args"]
+    assert container["livenessProbe"]["httpGet"]["port"] == "http-metrics"
+    assert kinds["Service"]["spec"]["ports"][0]["targetPort"] == "http-metrics"
+    assert kinds["ServiceMonitor"]["spec"]["endpoints"][0]["port"] == "http-metrics"
+    default = _by_kind(render_all(_pm(HERE / "cases" / "catch-all.yaml"), RenderOptions()))["DaemonSet"]
+    assert "hostNetwork" not in default["spec"]["template"]["spec"]
