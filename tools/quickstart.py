@@ -213,7 +213,7 @@ def up() -> None:
     kubectl("apply", "-n", PM_NS, "-f", "examples/local/demo-workload.yaml")
 
     step(5, f"waiting for the agent pod on {REAL_NODE} and the ProcessMonitor's status")
-    wait_for(f"the agent pod Ready on {REAL_NODE}", lambda: [
+    agent_pods = wait_for(f"the agent pod Ready on {REAL_NODE}", lambda: [
         p for p in realpods.pods_on_real_node(kubectl_proc, PM_NS, f"{PARENT_LABEL}={PM_NAME}")
         if realpods.pod_ready(p)], 180)
 
@@ -254,7 +254,7 @@ def up() -> None:
           f"  export KUBECONFIG={KUBECONFIG} PATH={STATE / 'bin'}:$PATH\n"
           f"  kubectl edit pmon -n {PM_NS} {PM_NAME}   # change processNames: the agent pod reloads, no restart "
           "(the kubelet swaps the ConfigMap within ~10 s here)\n"
-          f"  kubectl logs -n {PM_NS} -l {PARENT_LABEL}={PM_NAME} --field-selector spec.nodeName={REAL_NODE}\n"
+          f"  kubectl logs -n {PM_NS} {agent_pods[0]['metadata']['name']}   # the agent on {REAL_NODE}: its reloads\n"
           "  make quickstart-down", flush=True)
 
 

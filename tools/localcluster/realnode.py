@@ -30,6 +30,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import yaml
+
 from . import images, procs, tools
 from . import pki as pki_mod
 from .ports import port_free
@@ -289,8 +291,6 @@ def start(state_dir: pathlib.Path, server: str, pki: pki_mod.Pki, kubectl: Calla
         d.mkdir(parents=True, exist_ok=True)
     paths.containerd_config.write_text(containerd_config(paths))
     (paths.cni_conf_dir / "10-loopback.conflist").write_text(json.dumps(LOOPBACK_CNI) + "\n")
-    import yaml  # PyYAML is a base dependency of the project
-
     paths.kubelet_config.write_text(yaml.safe_dump(kubelet_config(paths, pki.ca_crt), sort_keys=True))
     crt, key = pki_mod.ensure_node_client(pki, NODE_NAME)
     paths.kubelet_kubeconfig.write_text(kubelet_kubeconfig(server, pki.ca_crt, crt, key))
