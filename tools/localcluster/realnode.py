@@ -13,21 +13,19 @@ shared/reference/real-node.md. What this module guarantees:
   killed, mounts under the state directory unmounted, the `kubepods` cgroups removed in every hierarchy, and the
   /var/log/containers symlinks of its pods deleted.
 
-Pure parts (`containerd_config`, `kubelet_config`, `preflight` given its probes) are unit-tested; the rest is proven
-by tests/realnode on this machine.
+This module holds preflight and start; the pure configuration is in realnode_config, the teardown (and the check
+that nothing is left) in realnode_teardown, both re-exported here. Pure parts are unit-tested
+(tests/cluster/test_realnode_unit.py); the rest is proven by tests/realnode on this machine.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import json
 import os
 import pathlib
 import shutil
 import subprocess
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -35,183 +33,35 @@ import yaml
 from . import images, procs, tools
 from . import pki as pki_mod
 from .ports import port_free
+from .realnode_config import (
+    CGROUP_ROOT,
+    CNI_BIN_DIR,
+    HOST_KUBELET_DIR,
+    KUBELET_HEALTHZ_PORT,
+    KUBELET_PORT,
+    LOOPBACK_CNI,
+    NODE_LABELS,
+    NODE_NAME,
+    OWNER_FILE,
+    SYNC_FREQUENCY,
+    Paths,
+    containerd_config,
+    ctr_argv,
+    kubelet_argv,
+    kubelet_config,
+    kubelet_kubeconfig,
+)
+from .realnode_teardown import leftovers, stop
 
-NODE_NAME = "real-node-0"
-NODE_LABELS = {"type": "real", "process-monitor.dev/real-node": "true"}
-KUBELET_PORT, KUBELET_HEALTHZ_PORT = 10250, 10248
-CNI_BIN_DIR = pathlib.Path("/usr/lib/cni")
-OWNER_FILE = pathlib.Path("/run/process-monitor/real-node.json")
-HOST_KUBELET_DIR = pathlib.Path("/var/lib/kubelet")  # device-plugins socket path is fixed, whatever --root-dir says
-HOST_CONTAINER_LOGS = pathlib.Path("/var/log/containers")  # the kubelet's symlinks, whatever podLogsDir says
-CGROUP_ROOT = pathlib.Path("/sys/fs/cgroup")
-# kubelet's syncFrequency bounds how fast a ConfigMap change reaches a mounted volume (reference: 9-10 s here;
-# the upstream default of 1 m gives ~30-90 s). 10 s keeps the reload tests and quick start short.
-SYNC_FREQUENCY = "10s"
+__all__ = ["KUBELET_HEALTHZ_PORT", "KUBELET_PORT", "LOOPBACK_CNI", "NODE_LABELS", "NODE_NAME", "SYNC_FREQUENCY",
+           "Paths", "RealNodeError", "containerd_config", "ctr_argv", "kubelet_argv", "kubelet_config",
+           "kubelet_kubeconfig", "leftovers", "owner", "preflight", "runtime_version", "start", "stop"]
 
 Progress = Callable[[str], None]
 
 
 class RealNodeError(procs.SupervisionError):
     """The real node could not start or stop; the message says which part and why."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Paths:
-    """Where one real node keeps everything (all under the cluster's state directory)."""
-
-    root: pathlib.Path
-
-    @property
-    def containerd_root(self) -> pathlib.Path:
-        return self.root / "containerd" / "root"
-
-    @property
-    def containerd_state(self) -> pathlib.Path:
-        return self.root / "containerd" / "state"
-
-    @property
-    def containerd_sock(self) -> pathlib.Path:
-        return self.root / "containerd" / "containerd.sock"
-
-    @property
-    def containerd_config(self) -> pathlib.Path:
-        return self.root / "containerd" / "config.toml"
-
-    @property
-    def cni_conf_dir(self) -> pathlib.Path:
-        return self.root / "cni" / "net.d"
-
-    @property
-    def kubelet_root(self) -> pathlib.Path:
-        return self.root / "kubelet"
-
-    @property
-    def kubelet_config(self) -> pathlib.Path:
-        return self.root / "kubelet-config.yaml"
-
-    @property
-    def kubelet_kubeconfig(self) -> pathlib.Path:
-        return self.root / "kubelet.kubeconfig"
-
-    @property
-    def pod_logs(self) -> pathlib.Path:
-        return self.root / "pod-logs"
-
-    @property
-    def volume_plugins(self) -> pathlib.Path:
-        return self.root / "volume-plugins"
-
-    @property
-    def cert_dir(self) -> pathlib.Path:
-        return self.root / "kubelet-pki"
-
-
-def ctr_argv(paths: Paths) -> list[str]:
-    """`ctr` against this node's containerd (never blocks 10 s on a missing socket: 1 s connect timeout)."""
-    return ["ctr", "--address", str(paths.containerd_sock), "--connect-timeout", "1s"]
-
-
-# --- configuration (pure) -------------------------------------------------------------------------------------------
-
-def containerd_config(paths: Paths) -> str:
-    """containerd 1.6 config (version 2): own root/state/socket, CRI with the local pause image, loopback CNI,
-    runc without systemd cgroups, and the settings this VM needs (no CAP_SYS_RESOURCE, no hugetlb, no AppArmor)."""
-    cri = 'plugins."io.containerd.grpc.v1.cri"'
-    return f"""version = 2
-root = "{paths.containerd_root}"
-state = "{paths.containerd_state}"
-disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
-                    "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
-                    "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
-
-[grpc]
-  address = "{paths.containerd_sock}"
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = "{paths.root / 'containerd' / 'opt'}"
-
-[{cri}]
-  sandbox_image = "{images.PAUSE_IMAGE}"
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  disable_apparmor = true
-  # This VM lacks CAP_SYS_RESOURCE: CRI's oom_score_adj=-998 for sandboxes would fail every runc create.
-  restrict_oom_score_adj = true
-  disable_hugetlb_controller = true
-  tolerate_missing_hugetlb_controller = true
-
-[{cri}.containerd]
-  snapshotter = "overlayfs"
-  default_runtime_name = "runc"
-
-[{cri}.containerd.runtimes.runc]
-  runtime_type = "io.containerd.runc.v2"
-
-[{cri}.containerd.runtimes.runc.options]
-  SystemdCgroup = false
-
-[{cri}.cni]
-  bin_dir = "{CNI_BIN_DIR}"
-  conf_dir = "{paths.cni_conf_dir}"
-"""
-
-
-LOOPBACK_CNI = {"cniVersion": "1.0.0", "name": "lo", "plugins": [{"type": "loopback"}]}
-
-
-def kubelet_config(paths: Paths, ca_file: pathlib.Path) -> dict[str, Any]:
-    """KubeletConfiguration for this VM: cgroup v1 allowed, cgroupfs driver, loopback listeners, x509 + webhook auth
-    (the API server presents a client certificate for logs/exec), small-disk eviction thresholds."""
-    return {
-        "apiVersion": "kubelet.config.k8s.io/v1beta1",
-        "kind": "KubeletConfiguration",
-        "failCgroupV1": False,
-        "cgroupDriver": "cgroupfs",
-        "failSwapOn": False,
-        "address": "127.0.0.1",
-        "port": KUBELET_PORT,
-        "healthzBindAddress": "127.0.0.1",
-        "healthzPort": KUBELET_HEALTHZ_PORT,
-        "readOnlyPort": 0,
-        "containerRuntimeEndpoint": f"unix://{paths.containerd_sock}",
-        "podLogsDir": str(paths.pod_logs),
-        "volumePluginDir": str(paths.volume_plugins),
-        "enforceNodeAllocatable": ["pods"],
-        "evictionHard": {"memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%",
-                         "nodefs.inodesFree": "1%"},
-        "imageGCHighThresholdPercent": 99,
-        "imageGCLowThresholdPercent": 98,
-        "serializeImagePulls": False,
-        "syncFrequency": SYNC_FREQUENCY,
-        "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": True},
-                           "x509": {"clientCAFile": str(ca_file)}},
-        "authorization": {"mode": "Webhook"},
-        "clusterDomain": "cluster.local",
-        "resolvConf": "/etc/resolv.conf",
-        "staticPodPath": "",
-        "cgroupsPerQOS": True,
-        "registerNode": True,
-        "registerWithTaints": [],
-    }
-
-
-def kubelet_kubeconfig(server: str, ca: pathlib.Path, crt: pathlib.Path, key: pathlib.Path) -> str:
-    config = {
-        "apiVersion": "v1", "kind": "Config",
-        "clusters": [{"name": "local", "cluster": {"server": server, "certificate-authority": str(ca)}}],
-        "users": [{"name": NODE_NAME, "user": {"client-certificate": str(crt), "client-key": str(key)}}],
-        "contexts": [{"name": "local", "context": {"cluster": "local", "user": NODE_NAME}}],
-        "current-context": "local",
-    }
-    return json.dumps(config, indent=2) + "\n"
-
-
-def kubelet_argv(binary: pathlib.Path, paths: Paths) -> list[str]:
-    labels = ",".join(f"{k}={v}" for k, v in NODE_LABELS.items())
-    return [str(binary), f"--config={paths.kubelet_config}", f"--kubeconfig={paths.kubelet_kubeconfig}",
-            f"--root-dir={paths.kubelet_root}", f"--cert-dir={paths.cert_dir}", f"--hostname-override={NODE_NAME}",
-            # Rejected as loopback (the kubelet then publishes no address): the status patch in start() sets it.
-            "--node-ip=127.0.0.1", f"--node-labels={labels}", "--v=1"]
 
 
 # --- preflight --------------------------------------------------------------------------------------------------------
@@ -351,131 +201,3 @@ def runtime_version(kubectl: Callable[..., Any]) -> str | None:
     if proc.returncode != 0:
         return None
     return proc.stdout.strip() or None
-
-
-# --- stop -------------------------------------------------------------------------------------------------------------
-
-def _ctr(paths: Paths, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*ctr_argv(paths), "-n", "k8s.io", *args], capture_output=True, text=True,
-                          timeout=timeout, check=False)
-
-
-def _remove_containers(paths: Paths) -> int:
-    """Kill and delete every task and container in containerd's k8s.io namespace; returns how many."""
-    listed = _ctr(paths, "containers", "ls", "-q")
-    ids = listed.stdout.split() if listed.returncode == 0 else []
-    for cid in ids:
-        _ctr(paths, "tasks", "kill", "-s", "SIGKILL", cid)
-    for cid in ids:
-        _ctr(paths, "tasks", "rm", "-f", cid)
-        _ctr(paths, "containers", "rm", cid)
-    return len(ids)
-
-
-def _pids_mentioning(needle: str) -> list[int]:
-    """PIDs whose command line contains `needle` (the shims name their containerd's socket)."""
-    found = []
-    for d in pathlib.Path("/proc").iterdir():
-        if d.name.isdigit() and int(d.name) != os.getpid():
-            try:
-                if needle.encode() in (d / "cmdline").read_bytes():
-                    found.append(int(d.name))
-            except OSError:
-                continue
-    return found
-
-
-def _unmount_under(root: pathlib.Path) -> int:
-    """Unmount every mount point at or below `root`, deepest first (lazily if busy); returns how many."""
-    prefix = str(root.resolve())
-    points = []
-    for line in pathlib.Path("/proc/self/mountinfo").read_text().splitlines():
-        point = line.split()[4].replace("\\040", " ")
-        if point == prefix or point.startswith(prefix + "/"):
-            points.append(point)
-    for point in sorted(set(points), key=len, reverse=True):
-        if subprocess.run(["umount", point], capture_output=True, check=False).returncode != 0:
-            subprocess.run(["umount", "-l", point], capture_output=True, check=False)
-    return len(set(points))
-
-
-def _remove_cgroups() -> int:
-    """rmdir the kubelet's `kubepods` trees in every cgroup hierarchy, leaves first; returns how many removed."""
-    removed = 0
-    tops = [CGROUP_ROOT / "kubepods"] + [d / "kubepods" for d in CGROUP_ROOT.iterdir() if d.is_dir()]
-    for top in tops:
-        if not top.is_dir():
-            continue
-        for dirpath, _dirs, _files in sorted(os.walk(top), key=lambda w: len(w[0]), reverse=True):
-            with contextlib.suppress(OSError):
-                os.rmdir(dirpath)
-                removed += 1
-    return removed
-
-
-def _remove_log_links(pod_logs: pathlib.Path) -> int:
-    if not HOST_CONTAINER_LOGS.is_dir():
-        return 0
-    removed = 0
-    for link in HOST_CONTAINER_LOGS.iterdir():
-        with contextlib.suppress(OSError):
-            if link.is_symlink() and os.readlink(link).startswith(str(pod_logs)):
-                link.unlink()
-                removed += 1
-    return removed
-
-
-def leftovers(state_dir: pathlib.Path) -> list[str]:
-    """What a stopped real node of `state_dir` left behind (empty when teardown was complete): processes naming
-    its state dir (kubelet, containerd, shims), mounts under it, `kubepods` cgroups, links into its pod logs."""
-    root = Paths(state_dir.resolve() / "realnode")
-    found = []
-    pids = _pids_mentioning(str(root.root))
-    if pids:
-        found.append(f"processes {pids}")
-    prefix = str(root.root)
-    mounts = [line.split()[4] for line in pathlib.Path("/proc/self/mountinfo").read_text().splitlines()
-              if line.split()[4].startswith(prefix)]
-    if mounts:
-        found.append(f"{len(mounts)} mounts under {prefix}")
-    cgroups = [str(d / "kubepods") for d in CGROUP_ROOT.iterdir() if (d / "kubepods").is_dir()]
-    if cgroups:
-        found.append(f"cgroups {cgroups}")
-    if HOST_CONTAINER_LOGS.is_dir():
-        links = [x.name for x in HOST_CONTAINER_LOGS.iterdir()
-                 if x.is_symlink() and os.readlink(x).startswith(str(root.pod_logs))]
-        if links:
-            found.append(f"{len(links)} links in {HOST_CONTAINER_LOGS}")
-    return found
-
-
-def stop(entry: Mapping[str, Any], timeout: float) -> list[str]:
-    """Tear the real node down completely (see the module docstring); one report line per step."""
-    paths = Paths(pathlib.Path(entry["root"]))
-    comps = entry.get("processes", {})
-    report = procs.stop([("kubelet", comps["kubelet"])] if "kubelet" in comps else [], timeout)
-    if "containerd" in comps and procs.alive(comps["containerd"]):
-        n = _remove_containers(paths)
-        report.append(f"containers: {n} killed and removed")
-    if "containerd" in comps:
-        report += procs.stop([("containerd", comps["containerd"])], timeout)
-    shims = _pids_mentioning(str(paths.containerd_sock))
-    for pid in shims:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, 9)
-    if shims:
-        report.append(f"shims: {len(shims)} killed")
-    deadline = time.monotonic() + 5
-    while _pids_mentioning(str(paths.containerd_sock)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    report.append(f"mounts: {_unmount_under(paths.root)} unmounted")
-    report.append(f"cgroups: {_remove_cgroups()} kubepods cgroups removed")
-    report.append(f"log links: {_remove_log_links(paths.pod_logs)} removed from {HOST_CONTAINER_LOGS}")
-    if entry.get("created_host_kubelet_dir"):
-        _unmount_under(HOST_KUBELET_DIR)
-        shutil.rmtree(HOST_KUBELET_DIR, ignore_errors=True)
-    with contextlib.suppress(OSError, ValueError):
-        if json.loads(OWNER_FILE.read_text()).get("state_dir") == str(paths.root.parent):
-            OWNER_FILE.unlink()
-    shutil.rmtree(paths.root, ignore_errors=True)
-    return report
