@@ -20,7 +20,7 @@ CID = "3a7f" + "0123456789abcdef" * 3 + "c0ffee0123de"
 SID = "9" * 64  # a sandbox ID: same shape as a container's
 
 
-def C(runtime: str = "", cid: str = CID, uid: str = UID, conmon: bool = False) -> PodCgroup:  # noqa: N802
+def C(runtime: str = "", cid: str = CID, uid: str = UID, conmon: bool = False) -> PodCgroup:
     return PodCgroup(uid, cid, runtime, conmon)
 
 

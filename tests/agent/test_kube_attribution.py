@@ -1,0 +1,231 @@
+"""Kubernetes attribution end to end on fake trees: a fake procfs (agent_fakeproc) and a fake kubelet log tree,
+through the real Collector: labels, template fields, sandboxes, pending names, age-out, and the cost rules
+(cgroup read once per process, log directories listed only for unknown pods, nothing at all when off)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from agent_fakeproc import FakeProc
+from process_monitor_agent.collector import Collector
+from process_monitor_agent.config import parse_config
+from process_monitor_agent.tracker import Settings
+
+UID1 = "11111111-1111-4111-8111-111111111111"
+UID2 = "22222222-2222-4222-8222-222222222222"
+C1, C2, S1, S2, C3 = ("c1" * 32, "c2" * 32, "51" * 32, "52" * 32, "c3" * 32)
+CATCH_ALL = 'process_names:\n  - name: "{{.Comm}}"\n    cmdline: [".+"]\n'
+SAMPLE = re.compile(r'^(\w+)\{([^}]*)\} (\S+)$')
+
+
+def systemd_path(uid: str, cid: str) -> str:
+    sd = uid.replace("-", "_")
+    return f"0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{sd}.slice/cri-containerd-{cid}.scope"
+
+
+class Clock:
+    """Test double for time.monotonic (pure logic: rate limits and the TTL)."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class Node:
+    """A fake node: procfs + kubelet log dirs, with pods in two namespaces and a host process named like theirs."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.proc = FakeProc(tmp / "proc")
+        self.pods = tmp / "var-log-pods"
+        self.links = tmp / "var-log-containers"
+        self.pods.mkdir()
+        self.links.mkdir()
+
+    def pod(self, ns: str, name: str, uid: str) -> None:
+        (self.pods / f"{ns}_{name}_{uid}").mkdir()
+
+    def container(self, ns: str, pod: str, uid: str, container: str, cid: str) -> None:
+        (self.pods / f"{ns}_{pod}_{uid}" / container).mkdir(parents=True, exist_ok=True)
+        (self.links / f"{pod}_{ns}_{container}-{cid}.log").symlink_to(
+            self.pods / f"{ns}_{pod}_{uid}" / container / "0.log")
+
+    def delete_pod(self, ns: str, pod: str, uid: str) -> None:
+        for link in self.links.glob(f"{pod}_{ns}_*"):
+            link.unlink()
+        for d in sorted((self.pods / f"{ns}_{pod}_{uid}").glob("*"), reverse=True):
+            d.rmdir()
+        (self.pods / f"{ns}_{pod}_{uid}").rmdir()
+
+    def collector(self, config: str = CATCH_ALL, labels: bool = True, ttl: float = 300.0) -> tuple[Collector, Clock]:
+        settings = Settings(procfs=str(self.proc.root), kube_labels=labels, pod_logs_dir=str(self.pods),
+                            container_logs_dir=str(self.links))
+        col = Collector(settings, parse_config(config), empty_label_ttl=ttl, self_metrics=False, max_age=0)
+        clock = Clock()
+        col.grouper.clock = clock
+        col.tracker.attributor.clock = clock
+        col.tracker.attributor.index.clock = clock
+        return col, clock
+
+
+def samples(body: bytes, family: str) -> dict[frozenset, float]:
+    out = {}
+    for line in body.decode().splitlines():
+        m = SAMPLE.match(line)
+        if m and m.group(1) == family:
+            labels = frozenset(tuple(kv.split("=", 1)) for kv in re.findall(r'\w+="[^"]*"', m.group(2)))
+            out[labels] = float(m.group(3))
+    return out
+
+
+def L(**kv: str) -> frozenset:
+    return frozenset((k, f'"{v}"') for k, v in kv.items())
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Node:
+    n = Node(tmp_path)
+    n.pod("shop", "web-0", UID1)
+    n.container("shop", "web-0", UID1, "app", C1)
+    n.pod("batch", "job-x", UID2)
+    n.container("batch", "job-x", UID2, "worker", C2)
+    n.proc.add(100, comm="pause", cgroup=systemd_path(UID1, S1))
+    n.proc.add(101, comm="app", cgroup=systemd_path(UID1, C1), utime=10)
+    n.proc.add(200, comm="pause", cgroup=systemd_path(UID2, S2))
+    n.proc.add(201, comm="app", cgroup=f"0::/kubepods/besteffort/pod{UID2}/{C2}", utime=10)
+    n.proc.add(300, comm="app", cgroup="0::/system.slice/app.service", utime=10)
+    return n
+
+
+def test_labels_split_by_container_host_empty_sandbox_pod(node: Node) -> None:
+    col, _ = node.collector()
+    body = col.collect()
+    procs = samples(body, "namedprocess_namegroup_num_procs")
+    assert procs == {
+        L(groupname="app", namespace="shop", pod="web-0", container="app"): 1,
+        L(groupname="app", namespace="batch", pod="job-x", container="worker"): 1,
+        L(groupname="app", namespace="", pod="", container=""): 1,
+        L(groupname="pause", namespace="shop", pod="web-0", container="POD"): 1,
+        L(groupname="pause", namespace="batch", pod="job-x", container="POD"): 1,
+    }
+    assert b"process_monitor_agent_kubernetes_workloads" in body
+
+
+def test_counters_monotonic_per_series_and_cgroup_read_once(node: Node) -> None:
+    col, _ = node.collector()
+    col.collect()
+    attributor = col.tracker.attributor
+    reads, scans = attributor.cgroup_reads, attributor.index.scans
+    assert reads == 5 and scans == 1, "one cgroup read per process, one listing for the whole first collection"
+    cpu = L(groupname="app", namespace="shop", pod="web-0", container="app", mode="user")
+    seen = []
+    for step in range(1, 4):
+        node.proc.update(101, utime=10 + 100 * step, runtime=1000 + step)
+        seen.append(samples(col.collect(), "namedprocess_namegroup_cpu_seconds_total")[cpu])
+    assert seen == sorted(seen) and seen[-1] > seen[0]
+    assert attributor.cgroup_reads == reads and attributor.index.scans == scans
+
+
+def test_template_fields_name_groups(node: Node) -> None:
+    config = ('process_names:\n  - name: "{{.Namespace}}/{{.Pod}}/{{.Container}}/{{.Comm}}"\n'
+              '    comm: [app]\n  - name: "{{.PodUID}}:{{.ContainerID}}"\n    comm: [pause]\n')
+    col, _ = node.collector(config, labels=False)
+    procs = samples(col.collect(), "namedprocess_namegroup_num_procs")
+    assert procs == {
+        L(groupname="shop/web-0/app/app"): 1,
+        L(groupname="batch/job-x/worker/app"): 1,
+        L(groupname="///app"): 1,  # the host process: every Kubernetes field empty, as Go prints them
+        L(groupname=f"{UID1}:{S1}"): 1,
+        L(groupname=f"{UID2}:{S2}"): 1,
+    }
+
+
+def test_off_means_no_reads_no_labels(node: Node) -> None:
+    col, _ = node.collector(labels=False)
+    body = col.collect()
+    assert col.tracker.attributor.cgroup_reads == 0 and col.tracker.attributor.index.scans == 0
+    assert b"namespace=" not in body and b"process_monitor_agent_kubernetes_" not in body
+    assert samples(body, "namedprocess_namegroup_num_procs")[L(groupname="app")] == 3
+
+
+def test_new_pod_rescans_once_and_churn_is_rate_limited(node: Node) -> None:
+    col, clock = node.collector()
+    col.collect()
+    index = col.tracker.attributor.index
+    assert index.scans == 1
+    # 20 new pods appear at once: one listing finds them all.
+    for i in range(20):
+        uid = f"33333333-3333-4333-8333-{i:012d}"
+        cid = f"{i:064x}"
+        node.pod("churn", f"p{i}", uid)
+        node.container("churn", f"p{i}", uid, "c", cid)
+        node.proc.add(1000 + i, comm="app", cgroup=systemd_path(uid, cid))
+    clock.t += 5
+    procs = samples(col.collect(), "namedprocess_namegroup_num_procs")
+    assert index.scans == 2
+    assert procs[L(groupname="app", namespace="churn", pod="p7", container="c")] == 1
+    # Known pods cost nothing more.
+    clock.t += 5
+    col.collect()
+    assert index.scans == 2
+
+
+def test_container_seen_before_its_symlink_gets_its_name_later(node: Node) -> None:
+    col, clock = node.collector()
+    col.collect()
+    (node.pods / f"shop_web-0_{UID1}" / "sidecar").mkdir()
+    node.proc.add(102, comm="envoy", cgroup=systemd_path(UID1, C3))
+    clock.t += 5
+    procs = samples(col.collect(), "namedprocess_namegroup_num_procs")
+    assert procs[L(groupname="envoy", namespace="shop", pod="web-0", container="")] == 1
+    node.container("shop", "web-0", UID1, "sidecar", C3)
+    clock.t += 11  # past the pending retry interval
+    col.collect()  # the retry happens at the end of this collection
+    procs = samples(col.collect(), "namedprocess_namegroup_num_procs")
+    assert procs[L(groupname="envoy", namespace="shop", pod="web-0", container="sidecar")] == 1
+
+
+def test_deleted_pod_series_age_out_after_ttl(node: Node) -> None:
+    col, clock = node.collector(ttl=60)
+    col.collect()
+    node.proc.remove(201)
+    node.proc.remove(200)
+    node.delete_pod("batch", "job-x", UID2)
+    key = L(groupname="app", namespace="batch", pod="job-x", container="worker")
+    procs = samples(col.collect(), "namedprocess_namegroup_num_procs")
+    assert procs[key] == 0, "kept (frozen counters, zero gauges) until the TTL"
+    clock.t += 59
+    assert key in samples(col.collect(), "namedprocess_namegroup_num_procs")
+    clock.t += 1
+    procs = samples(col.collect(), "namedprocess_namegroup_num_procs")
+    assert key not in procs
+    assert L(groupname="app", namespace="", pod="", container="") in procs, "host groups never age out"
+    assert L(groupname="app", namespace="shop", pod="web-0", container="app") in procs
+
+
+def test_pod_that_returns_before_ttl_keeps_counting(node: Node) -> None:
+    col, clock = node.collector(ttl=60)
+    col.collect()
+    node.proc.update(101, utime=500, runtime=5000)
+    col.collect()
+    cpu = L(groupname="app", namespace="shop", pod="web-0", container="app", mode="user")
+    before = samples(col.collect(), "namedprocess_namegroup_cpu_seconds_total")[cpu]
+    node.proc.remove(101)
+    col.collect()
+    clock.t += 30
+    node.proc.add(105, comm="app", cgroup=systemd_path(UID1, C1), utime=7, starttime=9000)
+    after = samples(col.collect(), "namedprocess_namegroup_cpu_seconds_total")[cpu]
+    assert after >= before
+
+
+def test_reload_rematches_without_rereading_cgroups(node: Node) -> None:
+    col, _ = node.collector()  # labels on: every process has its Workload
+    col.collect()
+    reads = col.tracker.attributor.cgroup_reads
+    col.apply_config(parse_config('process_names:\n  - name: "{{.Namespace}}:{{.Comm}}"\n    comm: [app]\n'))
+    procs = samples(col.collect(), "namedprocess_namegroup_num_procs")
+    assert procs[L(groupname="shop:app", namespace="shop", pod="web-0", container="app")] == 1
+    assert col.tracker.attributor.cgroup_reads == reads
