@@ -20,7 +20,7 @@ import yaml
 
 from . import constants as c
 from . import rbac_rules
-from .render import RenderOptions, render_all, skipped
+from .render import RenderOptions, kubernetes, render_all, skipped
 from .render.dashboard import dashboard_json
 from .render.options import OPTIONAL_APIS
 from .render.rules import rules_file_text, rules_file_text_from_groups
@@ -74,7 +74,8 @@ def _render(args: argparse.Namespace) -> int:
                 print(f"process-monitor: {src.namespace}/{src.name}: {problem}", file=sys.stderr)
             continue
         if args.rules:
-            rule_files.append(rules_file_text(src.spec.get("alerts"), src.name, src.namespace))
+            rule_files.append(rules_file_text(src.spec.get("alerts"), src.name, src.namespace,
+                                              kubernetes.labels_on(src)))
             continue
         for note in skipped(src, options):
             print(f"# {src.namespace}/{src.name}: {note}", file=sys.stderr)
