@@ -99,7 +99,7 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _dashboard(args: argparse.Namespace) -> int:
-    sys.stdout.write(dashboard_json(gpu=args.gpu))
+    sys.stdout.write(dashboard_json(gpu=args.gpu, kube_labels=args.kubernetes_labels))
     return 0
 
 
@@ -125,6 +125,8 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("dashboard", help="print the Grafana dashboard JSON (dashboards/process-monitor.json)")
     d.add_argument("--gpu", action="store_true",
                    help="with the GPU row (dashboards/process-monitor-gpu.json), as for spec.gpu.enabled")
+    d.add_argument("--kubernetes-labels", action="store_true",
+                   help="the variant for agents with -kubernetes.labels (namespace/pod/container variables)")
     d.set_defaults(func=_dashboard)
     b = sub.add_parser("rbac", help="print the ClusterRole the operator needs")
     b.add_argument("--name", default="process-monitor-operator")
