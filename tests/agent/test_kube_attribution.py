@@ -229,3 +229,15 @@ def test_reload_rematches_without_rereading_cgroups(node: Node) -> None:
     procs = samples(col.collect(), "namedprocess_namegroup_num_procs")
     assert procs[L(groupname="shop:app", namespace="shop", pod="web-0", container="app")] == 1
     assert col.tracker.attributor.cgroup_reads == reads
+
+
+def test_template_reads_cgroups_only_for_processes_it_names(node: Node) -> None:
+    """Template-only mode: the cgroup is read when a rule that renders a Kubernetes field names the process (the
+    pause processes match no rule: never read), once per process; labels off keeps ProcStates without Workloads."""
+    config = 'process_names:\n  - name: "{{.Pod}}:{{.Comm}}"\n    comm: [app]\n'
+    col, _ = node.collector(config, labels=False)
+    procs = samples(col.collect(), "namedprocess_namegroup_num_procs")
+    assert procs == {L(groupname="web-0:app"): 1, L(groupname="job-x:app"): 1, L(groupname=":app"): 1}
+    assert col.tracker.attributor.cgroup_reads == 3
+    col.collect()
+    assert col.tracker.attributor.cgroup_reads == 3
