@@ -5,7 +5,8 @@ pause, one host process, all comm `app`). Prometheus scrapes it with the target 
 attach (namespace/pod/container of the *agent's* pod, processmonitor) and the target relabelings the renderer
 produces for spec.kubernetes.labels (render/kubernetes.py). Stored series must carry the workload's namespace,
 pod and container, the host one none of them, the sandbox container="POD", every one processmonitor_namespace,
-and the rules' default scope for labels on must select them all.
+and the rules' default scope for labels on must select them all. With the rules rendered for labels on loaded,
+every query of the labels-on dashboard returns data, and "Top containers by process CPU" names the pod's container.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 import pytest
 import yaml
 from localcluster.ports import free_port
-from process_monitor_operator.render import kubernetes, rules
+from process_monitor_operator.render import dashboard, kubernetes, rules
 from process_monitor_operator.spec import load
 from test_real_prometheus import Prom, _process, _wait_http
 
@@ -55,8 +56,10 @@ def test_prometheus_stores_workload_labels_and_none_for_host(prometheus_bin: str
     src = load({"metadata": {"name": "pods", "namespace": "monitoring"},
                 "spec": {"processNames": [{"comm": ["app"]}], "kubernetes": {"labels": True}}})
     agent_port, prom_port = free_port(), free_port()
+    (tmp_path / "rules.yaml").write_text(rules.rules_file_text(None, "pods", "monitoring", kube_labels=True))
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump({
-        "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+        "rule_files": ["rules.yaml"],
         "scrape_configs": [{
             "job_name": "process-monitor",
             "static_configs": [{"targets": [f"127.0.0.1:{agent_port}"],
@@ -95,3 +98,22 @@ def test_prometheus_stores_workload_labels_and_none_for_host(prometheus_bin: str
         assert len(prom.query(f"namedprocess_namegroup_num_procs{{{scope}}}")) == 3
         up = prom.query(f"up{{{scope}}}")
         assert len(up) == 1 and "namespace" not in up[0]["metric"], up
+
+        model = dashboard.dashboard(kube_labels=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not prom.query(rules.RECORD_CPU_PERCENT):
+            time.sleep(0.5)
+        empty = [f"{title}: {expr}" for title, expr in dashboard.panel_queries(model)
+                 if not prom.query(_all(expr))]
+        assert not empty, "dashboard queries without data:\n" + "\n".join(empty)
+        top = next(p for p in model["panels"] if p["title"] == "Top containers by process CPU")
+        names = {(r["metric"].get("namespace"), r["metric"].get("pod"), r["metric"].get("container"))
+                 for r in prom.query(_all(top["targets"][0]["expr"]))}
+        assert names == {("shop", "web-0", "main"), ("shop", "web-0", "POD")}, names
+
+
+def _all(expr: str) -> str:
+    """Grafana variables as "All" sets them (each variable's allValue) and a rate interval for 1 s scrapes."""
+    for var in ("namespace", "pod", "container", "node", "instance"):
+        expr = expr.replace(f"${var}", ".*")
+    return expr.replace("$groupname", ".+").replace("$__rate_interval", "10s")
