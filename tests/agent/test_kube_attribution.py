@@ -241,3 +241,18 @@ def test_template_reads_cgroups_only_for_processes_it_names(node: Node) -> None:
     assert col.tracker.attributor.cgroup_reads == 3
     col.collect()
     assert col.tracker.attributor.cgroup_reads == 3
+
+
+def test_new_container_within_the_listing_interval_is_named_at_the_next_allowed_collection(node: Node) -> None:
+    col, clock = node.collector()
+    col.collect()  # listing at t=1000
+    node.container("shop", "web-0", UID1, "late", C3)
+    node.proc.add(103, comm="late", cgroup=systemd_path(UID1, C3))
+    clock.t += 0.5  # too soon to list again: pending after this collection
+    procs = samples(col.collect(), "namedprocess_namegroup_num_procs")
+    assert procs[L(groupname="late", namespace="shop", pod="web-0", container="")] == 1
+    clock.t += 0.6  # the listing interval has passed, the 10 s retry interval has not
+    col.collect()
+    procs = samples(col.collect(), "namedprocess_namegroup_num_procs")
+    assert procs[L(groupname="late", namespace="shop", pod="web-0", container="late")] == 1
+    assert col.tracker.attributor.index.scans == 2

@@ -7,7 +7,9 @@ collection in which it was named, in `_recent` (so naming and labelling share on
 
 One Workload object per (pod UID, container ID), shared by all its processes; HOST for every process outside a
 pod. Names come from the PodLogIndex; a Workload whose names the index does not know yet is "pending": a new one
-asks the index for a (rate-limited) rescan at once, and pending ones are retried at most every `retry_interval`.
+asks the index for a (rate-limited) rescan at once (or, when the last listing is younger than the index's
+`min_interval`, at the end of the first collection allowed to), and pending ones are retried at most every
+`retry_interval` after that.
 When a pending Workload learns its names, its processes carry them from the next collection on.
 
 Sandbox (pause) processes: the sandbox's container ID never gets a /var/log/containers symlink (only workload
@@ -72,6 +74,7 @@ class Attributor:
         self._recent: dict[tuple[int, int], Workload] = {}
         self._pending: list[Workload] = []
         self._retry_due = 0.0
+        self._new_pending = False  # a Workload became pending since the last listing: list again when allowed
         self._prune_at = 256
         self.cgroup_reads = 0
 
@@ -104,10 +107,10 @@ class Attributor:
     def end_collection(self, procs: Iterable[Any]) -> None:
         """Forget this collection's lookups, retry pending names when due, drop Workloads no process uses."""
         self._recent.clear()
-        if self._pending and self.clock() >= self._retry_due:
+        if self._pending and (self._new_pending or self.clock() >= self._retry_due) and self.index.refresh():
             self._retry_due = self.clock() + self.retry_interval
-            if self.index.refresh():
-                self._resolve_pending()
+            self._new_pending = False
+            self._resolve_pending()
         if len(self.workloads) > self._prune_at:
             live = {id(ps.kube) for ps in procs if ps.kube is not None}
             self.workloads = {k: w for k, w in self.workloads.items() if id(w) in live}
@@ -132,6 +135,7 @@ class Attributor:
             w.pending = not w.pod
         if w.pending:
             self._pending.append(w)
+            self._new_pending = True
         return w
 
     def _resolve(self, w: Workload) -> bool:
