@@ -11,7 +11,9 @@ import pytest
 from agent_fakeproc import FakeProc
 from process_monitor_agent.collector import Collector
 from process_monitor_agent.config import parse_config
-from process_monitor_agent.tracker import Settings
+from process_monitor_agent.grouper import Grouper
+from process_monitor_agent.limits import Limits
+from process_monitor_agent.tracker import Settings, Tracker
 
 UID1 = "11111111-1111-4111-8111-111111111111"
 UID2 = "22222222-2222-4222-8222-222222222222"
@@ -61,11 +63,11 @@ class Node:
         (self.pods / f"{ns}_{pod}_{uid}").rmdir()
 
     def collector(self, config: str = CATCH_ALL, labels: bool = True, ttl: float = 300.0) -> tuple[Collector, Clock]:
+        """The real Collector; `Clock` drives the attributor's listing and retry intervals (age-out: `Steps`)."""
         settings = Settings(procfs=str(self.proc.root), kube_labels=labels, pod_logs_dir=str(self.pods),
                             container_logs_dir=str(self.links))
         col = Collector(settings, parse_config(config), empty_label_ttl=ttl, self_metrics=False, max_age=0)
         clock = Clock()
-        col.grouper.clock = clock
         col.tracker.attributor.clock = clock
         col.tracker.attributor.index.clock = clock
         return col, clock
@@ -188,22 +190,82 @@ def test_container_seen_before_its_symlink_gets_its_name_later(node: Node) -> No
     assert procs[L(groupname="envoy", namespace="shop", pod="web-0", container="sidecar")] == 1
 
 
-def test_deleted_pod_series_age_out_after_ttl(node: Node) -> None:
-    col, clock = node.collector(ttl=60)
-    col.collect()
+class Steps:
+    """Tracker + attributor + grouper on the node, collections at chosen `now` (the grouper's age-out clock)."""
+
+    def __init__(self, node: Node, config: str = CATCH_ALL, ttl: float = 60.0, age: float = 3600.0,
+                 max_groups: int = 10_000) -> None:
+        limits = Limits(max_groups=max_groups, empty_group_age=age)
+        settings = Settings(procfs=str(node.proc.root), kube_labels=True, pod_logs_dir=str(node.pods),
+                            container_logs_dir=str(node.links), limits=limits)
+        rules = parse_config(config).rules
+        self.tracker = Tracker(settings, rules)
+        self.grouper = Grouper(limits=limits, kube_labels=True, empty_label_ttl=ttl)
+        self.grouper.set_static_names(rules.static_names)  # as collector.py does
+        self.tracker.admit = self.grouper.admit
+        self.limits = limits
+
+    def step(self, now: float) -> dict[tuple[str, tuple[str, str, str] | None], float]:
+        """(group name, labels) -> num_procs after one collection."""
+        self.tracker.collect()
+        procs = self.tracker.procs.values()
+        self.tracker.attributor.attach(procs)
+        self.tracker.attributor.end_collection(procs)
+        return {(g.name, g.labels): g.procs for g in self.grouper.update(procs, now)}
+
+
+GONE = ("app", ("batch", "job-x", "worker"))
+KEPT = ("app", ("shop", "web-0", "app"))
+HOST_APP = ("app", ("", "", ""))
+
+
+def _delete_job_x(node: Node) -> None:
     node.proc.remove(201)
     node.proc.remove(200)
     node.delete_pod("batch", "job-x", UID2)
-    key = L(groupname="app", namespace="batch", pod="job-x", container="worker")
-    procs = samples(col.collect(), "namedprocess_namegroup_num_procs")
-    assert procs[key] == 0, "kept (frozen counters, zero gauges) until the TTL"
-    clock.t += 59
-    assert key in samples(col.collect(), "namedprocess_namegroup_num_procs")
-    clock.t += 1
-    procs = samples(col.collect(), "namedprocess_namegroup_num_procs")
-    assert key not in procs
-    assert L(groupname="app", namespace="", pod="", container="") in procs, "host groups never age out"
-    assert L(groupname="app", namespace="shop", pod="web-0", container="app") in procs
+
+
+@pytest.mark.parametrize("config", [CATCH_ALL, 'process_names:\n  - name: app\n    comm: [app]\n'],
+                         ids=["templated-name", "static-name"])
+def test_deleted_pod_series_age_out_after_ttl(node: Node, config: str) -> None:
+    s = Steps(node, config, ttl=60)
+    s.step(0)
+    _delete_job_x(node)
+    assert s.step(10)[GONE] == 0, "kept (frozen counters, zero gauges) until the TTL"
+    assert GONE in s.step(69)
+    groups = s.step(70)
+    assert GONE not in groups and s.limits.hits["empty_group_age"] >= 1  # (and job-x's pause group, if named)
+    assert groups[KEPT] == 1 and groups[HOST_APP] == 1
+
+
+def test_remove_empty_groups_after_bounds_pod_series_too(node: Node) -> None:
+    """The shorter of -kubernetes.empty-series-ttl and -remove-empty-groups.after wins; ttl 0 leaves the latter."""
+    s = Steps(node, ttl=60, age=30)
+    s.step(0)
+    _delete_job_x(node)
+    s.step(10)
+    assert GONE not in s.step(40)
+    node2 = Steps(node, ttl=0, age=30)
+    node2.step(0)
+    assert GONE not in node2.step(0) and KEPT in node2.step(100)
+
+
+def test_a_static_host_group_never_ages_out(node: Node) -> None:
+    s = Steps(node, 'process_names:\n  - name: app\n    comm: [app]\n', ttl=60, age=30)
+    s.step(0)
+    node.proc.remove(300)
+    s.step(10)
+    assert s.step(1e6)[HOST_APP] == 0, "process-exporter's rule for a static name, labels or not"
+
+
+def test_limit_groups_counts_names_not_label_sets(node: Node) -> None:
+    """-limit.groups 1: `app` in three label sets is one group name; a second name is refused."""
+    s = Steps(node, 'process_names:\n  - name: "{{.Comm}}"\n    comm: [app, other]\n', max_groups=1)
+    groups = s.step(0)
+    assert {k for k in groups if k[0] == "app"} == {KEPT, HOST_APP, ("app", ("batch", "job-x", "worker"))}
+    node.proc.add(400, comm="other", cgroup=systemd_path(UID1, C1), starttime=7000)
+    groups = s.step(1)
+    assert not [k for k in groups if k[0] == "other"] and s.limits.hits["groups"] >= 1
 
 
 def test_pod_that_returns_before_ttl_keeps_counting(node: Node) -> None:
