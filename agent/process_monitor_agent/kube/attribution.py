@@ -87,11 +87,12 @@ class Attributor:
             return w
         if cgroups is None:
             try:
-                # Bounded: a pod's segments come first on every line; a tenant's deep sub-cgroups cannot grow this.
-                cgroups = parse_cgroup(read_file(base + "/cgroup", 65536))
+                # Bounded: the kernel caps each line at PATH_MAX, so a v1 file of a dozen hierarchies stays far under
+                # this; FileTooLarge (a ValueError) past it is treated like an unreadable file.
+                cgroups = parse_cgroup(read_file(base + "/cgroup", 65536, limit=1 << 20))
                 self.cgroup_reads += 1
-            except OSError:
-                cgroups = []  # gone, or not readable: treated as a host process
+            except (OSError, ValueError):
+                cgroups = []  # gone, unreadable or absurd: treated as a host process
         pc = parse_pod_cgroup(cgroups)
         w = HOST if pc is None else self.workloads.get((pc.pod_uid, pc.container_id)) or self._new(pc, base)
         self._recent[key] = w
