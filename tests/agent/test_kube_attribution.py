@@ -322,7 +322,7 @@ def test_new_container_within_the_listing_interval_is_named_at_the_next_allowed_
 
 def test_unreadable_or_absurd_cgroup_file_reads_as_host(node: Node) -> None:
     """A cgroup file that cannot be read, or is larger than any kernel makes, never fails the collection."""
-    (node.proc.root / "101" / "cgroup").write_text("0::/" + "x/" * (600 << 10) + "\n")  # 1.2 MB
+    (node.proc.root / "101" / "cgroup").write_text("0::/" + "x/" * (9 << 19) + "\n")  # 9 MiB: past every bound
     (node.proc.root / "201" / "cgroup").unlink()
     col, _ = node.collector()
     procs = samples(col.collect(), "namedprocess_namegroup_num_procs")
