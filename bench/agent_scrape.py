@@ -9,6 +9,11 @@ the exporter (/proc/<pid>/stat) and its peak RSS (VmHWM). Prints a table and the
 
     python bench/agent_scrape.py --procs 2000 --scrapes 20
     python bench/agent_scrape.py --procs 2000 --config narrow --basic-auth-cost 10   # the walk alone, with auth
+    python bench/agent_scrape.py --procs 2000 --kubernetes   # also the agent with -kubernetes.labels (row agent+kube)
+
+With --kubernetes the agent runs a second time with -kubernetes.labels and its log-directory flags pointed at an
+empty tree: every cgroup is read and parsed, groups are keyed by label set, every series carries the three labels.
+The host's processes are not in pods, so names are not looked up; bench/attribution_micro.py measures that part.
 """
 
 from __future__ import annotations
@@ -89,8 +94,9 @@ def web_config_with_basic_auth(workdir: pathlib.Path, rounds: int) -> pathlib.Pa
 
 
 def measure(impl: exporters.Implementation, config: pathlib.Path, workdir: pathlib.Path, scrapes: int,
-            timeout: float, interval: float, web_config: pathlib.Path | None = None) -> Result:
-    args = ["-config.path", str(config)]
+            timeout: float, interval: float, web_config: pathlib.Path | None = None,
+            extra: tuple[str, ...] = ()) -> Result:
+    args = ["-config.path", str(config), *extra]
     if web_config is not None:
         args += ["-web.config.file", str(web_config)]
     auth = BASIC_AUTH if web_config is not None else None
@@ -109,7 +115,8 @@ def measure(impl: exporters.Implementation, config: pathlib.Path, workdir: pathl
         cpu = exp.cpu_seconds() - warm
         last = ex.parse(body)
         num_procs = ex.by_group(last, "num_procs")
-        return Result(impl.name, startup, warm - startup, cpu / scrapes, wall / scrapes,
+        name = impl.name + ("+kube" if extra else "")
+        return Result(name, startup, warm - startup, cpu / scrapes, wall / scrapes,
                       exp.peak_rss_bytes() / 2**20, int(num_procs.get("sleep", 0)), int(sum(num_procs.values())),
                       len(body.encode()), collections_between(first, last))
 
@@ -144,13 +151,20 @@ def report(results: list[Result], procs_count: int, scrapes: int, interval: floa
                      f"{r.collections if r.collections >= 0 else '-':>11}")
     by_name = {r.impl: r for r in results}
     agent = by_name.get(exporters.AGENT)
+    kube = by_name.get(exporters.AGENT + "+kube")
+    if agent and kube:
+        lines.append(f"agent+kube/agent: CPU per scrape {ratio(kube.cpu_per_scrape_s, agent.cpu_per_scrape_s)} "
+                     f"(attribution must not double it), peak RSS {ratio(kube.peak_rss_mib, agent.peak_rss_mib)}")
     for peer in (exporters.DEBIAN, exporters.UPSTREAM):
         other = by_name.get(peer)
-        if agent and other:
-            cpu_r = ratio(agent.cpu_per_scrape_s, other.cpu_per_scrape_s)
-            per_proc_r = ratio(per_proc_ms(agent), per_proc_ms(other))
-            rss_r = ratio(agent.peak_rss_mib, other.peak_rss_mib)
-            lines.append(f"agent/{peer}: CPU per scrape {cpu_r} (target <= {CPU_TARGET}; per process seen "
+        for a in (agent, kube):
+            if not (a and other):
+                continue
+            agent_name = a.impl
+            cpu_r = ratio(a.cpu_per_scrape_s, other.cpu_per_scrape_s)
+            per_proc_r = ratio(per_proc_ms(a), per_proc_ms(other))
+            rss_r = ratio(a.peak_rss_mib, other.peak_rss_mib)
+            lines.append(f"{agent_name}/{peer}: CPU per scrape {cpu_r} (target <= {CPU_TARGET}; per process seen "
                          f"{per_proc_r}), peak RSS {rss_r} (target <= {RSS_TARGET})")
     return "\n".join(lines)
 
@@ -167,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="also print the results as one JSON line")
     ap.add_argument("--config", choices=sorted(CONFIGS), default="catch-all",
                     help="catch-all (default, the design target) or narrow (matches nothing: the walk alone)")
+    ap.add_argument("--kubernetes", action="store_true",
+                    help="also run the agent with -kubernetes.labels (pod attribution on), reported as agent+kube")
     ap.add_argument("--basic-auth-cost", type=int, default=0,
                     help="if > 0, serve with -web.config.file basic auth (bcrypt of this cost) and scrape with it")
     args = ap.parse_args(argv)
@@ -194,6 +210,15 @@ def main(argv: list[str] | None = None) -> int:
             for impl in impls:
                 print(f"measuring {impl.name} ...", file=sys.stderr)
                 results.append(measure(impl, config, workdir, args.scrapes, args.timeout, args.interval, web))
+                if args.kubernetes and impl.name == exporters.AGENT:
+                    logs = workdir / "kubelet-logs"
+                    (logs / "pods").mkdir(parents=True, exist_ok=True)
+                    (logs / "containers").mkdir(exist_ok=True)
+                    kube = ("-kubernetes.labels", f"-kubernetes.pod-logs-dir={logs / 'pods'}",
+                            f"-kubernetes.container-logs-dir={logs / 'containers'}")
+                    print(f"measuring {impl.name} with -kubernetes.labels ...", file=sys.stderr)
+                    results.append(measure(impl, config, workdir, args.scrapes, args.timeout, args.interval, web,
+                                           kube))
     if web is not None:
         print(f"with -web.config.file basic auth, bcrypt cost {args.basic_auth_cost}; every scrape authenticates")
     print(report(results, args.procs, args.scrapes, args.interval, args.config))

@@ -2,10 +2,10 @@
 
 Every process-exporter flag, spelled as it spells them, in both `-flag` and `--flag` forms (flags.py), plus ours
 in the same dotted style: -gather-smaps.interval, -report.missing-groups, -collection.deadline, -limit.name-length,
--limit.groups, -limit.thread-names, -remove-empty-groups.after, -gpu.* (GPU processes, off by default), and
-Prometheus' -web.enable-lifecycle and -web.max-connections. Start-up: parse flags, take SIGHUP at once (its default
-action would kill the agent), load rules (config errors: one line on stderr, exit status 2, no traceback), prime one
-collection, then either print a
+-limit.groups, -limit.thread-names, -remove-empty-groups.after, -gpu.* (GPU processes, off by default), the
+-kubernetes.* attribution flags (docs/attribution.md), and Prometheus' -web.enable-lifecycle and
+-web.max-connections. Start-up: parse flags, take SIGHUP at once (its default action would kill the agent), load
+rules (config errors: one line on stderr, exit status 2, no traceback), prime one collection, then either print a
 second collection after -once-to-stdout-delay and exit, or serve HTTP and watch the config for reloads.
 """
 
@@ -76,6 +76,16 @@ FLAGS = [
     Flag("gpu.timeout", "duration", 1.0, "longest wait for one NVML read per collection (-gpu.enabled)"),
     Flag("gpu.library", "string", "",
          "path of libnvidia-ml.so.1 to load instead of the dynamic loader's search (-gpu.enabled)"),
+    Flag("kubernetes.labels", "bool", False,
+         "add namespace, pod and container labels (cAdvisor's names) to every namedprocess_namegroup_* series;\n"
+         "groups split by container, host processes carry empty values"),
+    Flag("kubernetes.pod-logs-dir", "string", "/var/log/pods",
+         "the kubelet's podLogsDir (<namespace>_<pod>_<uid>/ directories): pod names for attribution"),
+    Flag("kubernetes.container-logs-dir", "string", "/var/log/containers",
+         "the kubelet's container log symlinks (<pod>_<namespace>_<container>-<id>.log): container names"),
+    Flag("kubernetes.empty-series-ttl", "duration", 300.0,
+         "with -kubernetes.labels, drop a pod's empty group (pod deleted, container replaced) after this long\n"
+         "or -remove-empty-groups.after, whichever is shorter (0: -remove-empty-groups.after alone)"),
     Flag("procnames", "string", "", "comma-separated list of process names to monitor"),
     Flag("namemapping", "string", "",
          "comma-separated list, alternating process name and capturing regex to apply to cmdline"),
@@ -92,6 +102,7 @@ Config (-config.path) is process-exporter's YAML:
 
   process_names:
     - name: "{{.Comm}}"        # Go template: .Comm .ExeBase .ExeFull .Username .PID .StartTime .Cgroups .Matches.X
+                               # and ours: .Namespace .Pod .Container .PodUID .ContainerID (empty outside pods)
       cmdline: ['.+']          # AND of RE2 regexes over argv joined by spaces (named captures -> .Matches)
     - comm: [bash]             # OR of exact comm names
     - exe: [/usr/bin/python3]  # OR; without '/', matches the basename of argv[0]
@@ -174,6 +185,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         limits=Limits(opts["limit.name-length"], opts["limit.groups"], opts["remove-empty-groups.after"],
                       opts["limit.thread-names"]),
         read_timeout=max(opts["collection.deadline"], 0.0) / 5,
+        kube_labels=opts["kubernetes.labels"],
+        pod_logs_dir=opts["kubernetes.pod-logs-dir"],
+        container_logs_dir=opts["kubernetes.container-logs-dir"],
     )
     if not os.path.isdir(settings.procfs):
         sys.stderr.write(f"{PROG}: -procfs {settings.procfs}: not a directory\n")
@@ -195,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report_missing_groups=opts["report.missing-groups"],
         deadline=max(opts["collection.deadline"], 0.0),
         gpu=gpu,
+        empty_label_ttl=opts["kubernetes.empty-series-ttl"],
     )
     # Prime the state (as process-exporter does): counters of processes already running start from here.
     if not collector.prime():

@@ -47,11 +47,13 @@ class Collector:
         max_age: float = 0.1,
         deadline: float = 0.0,
         gpu: GpuMonitor | None = None,
+        empty_label_ttl: float = 300.0,
     ) -> None:
         self.settings = settings
         self.limits = settings.limits
         self.tracker = Tracker(settings, config.rules)
-        self.grouper = Grouper(remove_empty_groups, report_missing_groups, settings.limits)
+        self.grouper = Grouper(remove_empty_groups, report_missing_groups, settings.limits, settings.kube_labels,
+                               empty_label_ttl)
         self.grouper.set_static_names(config.rules.static_names)
         self.tracker.admit = self.grouper.admit
         # -gpu.enabled: one NVML read per collection, folded into the groups (gpu/monitor.py).
@@ -101,6 +103,7 @@ class Collector:
         self._limit_hits: dict[str, int] = dict(self.limits.hits)
         self._stuck_reads = 0
         self._gpu_own = ""  # the GPU monitor's own metrics as of the last collection (-gpu.enabled)
+        self._kube_own = ""  # pod attribution's own metrics as of the last collection (kube/attribution.py)
 
     # -- rules ---------------------------------------------------------------------------------------------------
     def apply_config(self, config: Config) -> None:
@@ -223,13 +226,21 @@ class Collector:
         ngroups = 0
         gpu = self.gpu
         gpu_own: list[str] = []
+        kube_own: list[str] = []
         try:
             again = gpu.before_collect(self.tracker) if gpu is not None else None
             cs = self.tracker.collect()
             if again:
                 self.tracker.rematch_pids(again)
             if not cs.failed:
-                groups = self.grouper.update(self.tracker.procs.values(), t0)
+                procs = self.tracker.procs.values()
+                attributor = self.tracker.attributor
+                if self.settings.kube_labels:
+                    attributor.attach(procs)
+                attributor.end_collection(procs)
+                if self.settings.kube_labels or self.tracker.rules.needs_kube:
+                    attributor.write_metrics(kube_own)  # here too: the attributor belongs to this thread
+                groups = self.grouper.update(procs, t0)
                 if gpu is not None:
                     gpu.attach(groups, self.tracker)
                 ngroups = len(groups)
@@ -272,6 +283,8 @@ class Collector:
             self._stuck_reads = tr.guard.stuck
             if gpu is not None:
                 self._gpu_own = "".join(gpu_own)
+            if kube_own:
+                self._kube_own = "".join(kube_own)
             self._attempt = t1
             self.cv.notify_all()
 
@@ -301,6 +314,7 @@ class Collector:
         )
         self._own(out)
         out.append(self._gpu_own)
+        out.append(self._kube_own)
         for writer in self.extra_writers:
             writer(out)
         if self.selfm is not None:

@@ -243,7 +243,8 @@ def write_groups(
     out: list[str], groups: list[GroupSnapshot], families: list[tuple[str, str, str, FamilyFn]], hz: float
 ) -> None:
     """Append the per-group families to `out` (a list of text chunks)."""
-    labels = [f'groupname="{escape_label(g.name)}"' for g in groups]
+    labels = [f'groupname="{escape_label(g.name)}"' + (_kube_labels(g.labels) if g.labels is not None else "")
+              for g in groups]
     fv = fmt_value
     for name, help_text, typ, fn in families:
         lines = []
@@ -254,6 +255,12 @@ def write_groups(
             continue
         out.append(f"# HELP {name} {escape_help(help_text)}\n# TYPE {name} {typ}\n")
         out.extend(lines)
+
+
+def _kube_labels(labels: tuple[str, str, str]) -> str:
+    """-kubernetes.labels: cAdvisor's label names, so container_* and kube_pod_* series join as they are."""
+    ns, pod, container = labels
+    return f',namespace="{escape_label(ns)}",pod="{escape_label(pod)}",container="{escape_label(container)}"'
 
 
 def write_family(out: list[str], name: str, help_text: str, typ: str, samples: Iterable[Sample]) -> None:

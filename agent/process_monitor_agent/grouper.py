@@ -11,17 +11,26 @@ from the first collection on.
 Bounds (limits.py): `admit` refuses a new group name once -limit.groups names exist (the tracker then ignores the
 process), a group named by a template that stays empty for -remove-empty-groups.after is forgotten, and a group
 reports at most -limit.thread-names distinct thread names (those already reported are kept first).
+
+With -kubernetes.labels a group is keyed by (name, (namespace, pod, container)): the same name splits by container,
+each split with its own monotonic counters; host processes share the empty label set. -limit.groups still counts
+names. An empty group whose labels name a pod (its pod was deleted, or its container restarted under a new ID) is
+aged out like a templated group, after `empty_label_ttl` (-kubernetes.empty-series-ttl) or
+-remove-empty-groups.after, whichever is shorter, and even when its name is static: pod churn cannot grow the
+series forever. Host label sets follow the rules for their name.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from .limits import Limits, bounded_name
 from .tracker import STATE_INDEX, ProcState
 
 GO_ZERO_TIME = -62135596800  # Unix() of Go's zero time.Time: oldest_start_time_seconds of an empty group
+NO_LABELS = ("", "", "")  # namespace, pod, container of a host process
 
 
 class Counters:
@@ -49,6 +58,7 @@ class GroupSnapshot:
         "counters",
         "fds",
         "gpus",
+        "labels",
         "name",
         "nthreads",
         "oldest",
@@ -64,9 +74,10 @@ class GroupSnapshot:
         "worst_ratio",
     )
 
-    def __init__(self, name: str, counters: Counters) -> None:
+    def __init__(self, name: str, counters: Counters, labels: tuple[str, str, str] | None = None) -> None:
         self.name = name
         self.counters = counters
+        self.labels = labels  # (namespace, pod, container) with -kubernetes.labels, else None
         self.procs = 0
         self.rss = self.vsize = self.swap = self.pss = self.swappss = 0
         self.fds = 0
@@ -83,17 +94,28 @@ class Grouper:
     """Owns the accumulators; `update` folds one collection's tracked processes into snapshots."""
 
     def __init__(
-        self, remove_empty_groups: bool = False, report_missing: bool = False, limits: Limits | None = None
+        self,
+        remove_empty_groups: bool = False,
+        report_missing: bool = False,
+        limits: Limits | None = None,
+        kube_labels: bool = False,
+        empty_label_ttl: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.remove_empty = remove_empty_groups
         self.report_missing = report_missing
         self.limits = limits or Limits()
-        self.accum: dict[str, Counters] = {}
-        self.thread_accum: dict[str, dict[str, Counters]] = {}
+        self.kube_labels = kube_labels
+        self.empty_label_ttl = empty_label_ttl
+        self.clock = clock  # `now` when update() is not given one
+        # Keyed by group name, or by (name, labels) with kube_labels.
+        self.accum: dict[Any, Counters] = {}
+        self.thread_accum: dict[Any, dict[str, Counters]] = {}
         self.static_names: tuple[str, ...] = ()
         self._static: frozenset[str] = frozenset()
         self._pending: set[str] = set()  # names admitted during the current collection, not yet in accum
-        self.empty_since: dict[str, float] = {}  # templated group -> when it was first seen empty (monotonic)
+        self._names: set[str] = set()  # with kube_labels: the names among accum's keys (what -limit.groups counts)
+        self.empty_since: dict[Any, float] = {}  # aging group key -> when it was first seen empty (monotonic)
 
     def set_static_names(self, names: Iterable[str]) -> None:
         """Groups configured with a fixed name (reported from start-up with -report.missing-groups; never aged
@@ -104,10 +126,11 @@ class Grouper:
 
     def admit(self, name: str) -> bool:
         """May a process be tracked in group `name`? False once -limit.groups other names exist (counted)."""
-        if name in self.accum or name in self._pending or name in self._static:
+        known = self._names if self.kube_labels else self.accum
+        if name in known or name in self._pending or name in self._static:
             return True
         cap = self.limits.max_groups
-        if cap and len(self.accum) + len(self._pending) >= cap:
+        if cap and len(known) + len(self._pending) >= cap:
             self.limits.hits["groups"] += 1
             return False
         self._pending.add(name)
@@ -115,19 +138,21 @@ class Grouper:
 
     def update(self, procs: Iterable[ProcState], now: float | None = None) -> list[GroupSnapshot]:
         if now is None:
-            now = time.monotonic()
+            now = self.clock()
         self._pending.clear()
         accum = self.accum
-        snaps: dict[str, GroupSnapshot] = {}
-        threads_by_group: dict[str, list[tuple]] = {}
+        snaps: dict[Any, GroupSnapshot] = {}
+        threads_by_group: dict[Any, list[tuple]] = {}
         state_index = STATE_INDEX
+        labelled = self.kube_labels
         for ps in procs:
-            g = snaps.get(ps.group)
+            key = (ps.group, ps.kube.labels if ps.kube is not None else NO_LABELS) if labelled else ps.group
+            g = snaps.get(key)
             if g is None:
-                c = accum.get(ps.group)
+                c = accum.get(key)
                 if c is None:
-                    c = accum[ps.group] = Counters()
-                g = snaps[ps.group] = GroupSnapshot(ps.group, c)
+                    c = accum[key] = Counters()
+                g = snaps[key] = GroupSnapshot(ps.group, c, key[1] if labelled else None)
                 g.oldest = ps.start_sec
             c = g.counters
             if ps.d_utime:
@@ -174,42 +199,54 @@ class Grouper:
                 if ps.wchan:
                     g.wchans[ps.wchan] = g.wchans.get(ps.wchan, 0) + 1
             if ps.thread_updates is not None:
-                lst = threads_by_group.get(ps.group)
+                lst = threads_by_group.get(key)
                 if lst is None:
-                    threads_by_group[ps.group] = list(ps.thread_updates)
+                    threads_by_group[key] = list(ps.thread_updates)
                 else:
                     lst.extend(ps.thread_updates)
-        for name, g in snaps.items():
-            g.threads = self._threads(name, threads_by_group.get(name))
-        keep = self._static if self.report_missing else ()
-        for name in keep:
-            if name not in accum:
-                accum[name] = Counters()
+        for key, g in snaps.items():
+            g.threads = self._threads(key, threads_by_group.get(key))
+        keep: Any = self._static if self.report_missing else ()
+        if labelled:
+            keep = {(name, NO_LABELS) for name in keep}
+        for key in keep:
+            if key not in accum:
+                accum[key] = Counters()
         age = self.limits.empty_group_age
+        # A pod's label set ages out whatever its name: the shorter of the two bounds that are set.
+        pod_age = min((t for t in (age, self.empty_label_ttl) if t > 0), default=0.0)
         empty_since = self.empty_since
         if len(accum) > len(snaps):
-            for name in list(accum):
-                if name in snaps:
+            for key in list(accum):
+                if key in snaps:
                     continue
-                if self.remove_empty and name not in keep:
-                    del accum[name]
-                    self.thread_accum.pop(name, None)
+                if self.remove_empty and key not in keep:
+                    del accum[key]
+                    self.thread_accum.pop(key, None)
+                    empty_since.pop(key, None)
                     continue
-                self.thread_accum.pop(name, None)
-                if age > 0 and name not in self._static:
-                    since = empty_since.setdefault(name, now)
-                    if now - since >= age:
-                        del accum[name]
-                        del empty_since[name]
+                self.thread_accum.pop(key, None)
+                name, labels = key if labelled else (key, None)
+                if labels is not None and labels != NO_LABELS:
+                    ttl = pod_age
+                else:
+                    ttl = age if name not in self._static else 0.0
+                if ttl > 0:
+                    since = empty_since.setdefault(key, now)
+                    if now - since >= ttl:
+                        del accum[key]
+                        del empty_since[key]
                         self.limits.hits["empty_group_age"] += 1
                         continue
-                snaps[name] = GroupSnapshot(name, accum[name])
+                snaps[key] = GroupSnapshot(name, accum[key], labels)
         if empty_since:
-            for name in [n for n in empty_since if n in snaps and snaps[n].procs]:
-                del empty_since[name]
-        return sorted(snaps.values(), key=_by_name)
+            for key in [k for k in empty_since if k in snaps and snaps[k].procs]:
+                del empty_since[key]
+        if labelled:
+            self._names = {k[0] for k in accum}
+        return sorted(snaps.values(), key=_by_key)
 
-    def _threads(self, group: str, updates: list[tuple] | None) -> list[ThreadGroup]:
+    def _threads(self, group: Any, updates: list[tuple] | None) -> list[ThreadGroup]:
         if not updates:
             self.thread_accum.pop(group, None)
             return []
@@ -248,3 +285,7 @@ class Grouper:
 
 def _by_name(x: GroupSnapshot | ThreadGroup) -> str:
     return x.name
+
+
+def _by_key(g: GroupSnapshot) -> tuple[str, tuple[str, ...]]:
+    return (g.name, g.labels or ())

@@ -14,11 +14,12 @@ regexes searched (unanchored) in argv joined by spaces, whose named captures fee
 from __future__ import annotations
 
 import os.path
+from collections.abc import Callable
 from typing import Any
 
 import re2
 
-from .template import Template
+from .template import KUBE_FIELDS, Template
 
 _RE2_OPTIONS = re2.Options()
 # Errors are reported through our own message; keep RE2's C++ logger quiet on stderr.
@@ -39,7 +40,8 @@ def compile_regex(pattern: str) -> Any:
 class ProcAttrs:
     """What a rule can look at for one process. Filled by the tracker with only the fields the rules need."""
 
-    __slots__ = ("_joined", "cgroups", "cmdline", "comm", "gpus", "pid", "start_time", "username")
+    __slots__ = ("_joined", "_kube", "cgroups", "cmdline", "comm", "gpus", "kube_source", "pid", "start_time",
+                 "username")
 
     def __init__(
         self,
@@ -58,6 +60,22 @@ class ProcAttrs:
         self.cgroups = cgroups or []
         self.gpus: tuple[str, ...] = ()  # GPUs it holds a context on ("0", "1:3" for MIG), when rules need it
         self._joined: str | None = None
+        self._kube: Any = None
+        # Set by the tracker when a template uses a Kubernetes field: looks the Workload up (reads the cgroup) on
+        # first use, so only processes whose matching rule renders such a field pay for it.
+        self.kube_source: Callable[[], Any] | None = None
+
+    @property
+    def kube(self) -> Any:
+        """kube.attribution.Workload of the process, or None (no Kubernetes field in use)."""
+        if self._kube is None and self.kube_source is not None:
+            self._kube = self.kube_source()
+            self.kube_source = None
+        return self._kube
+
+    @kube.setter
+    def kube(self, value: Any) -> None:
+        self._kube = value
 
     @property
     def joined(self) -> str:
@@ -144,7 +162,8 @@ class Rules:
     """An ordered rule set, or a NameMapping; `name_of` returns the group name or None (not matched)."""
 
     __slots__ = (
-        "entries", "namemap", "needs_cgroups", "needs_cmdline", "needs_gpu", "needs_username", "static_names",
+        "entries", "namemap", "needs_cgroups", "needs_cmdline", "needs_gpu", "needs_kube", "needs_username",
+        "static_names",
     )
 
     def __init__(self, entries: list[Rule] | None = None, namemap: NameMapping | None = None) -> None:
@@ -156,6 +175,7 @@ class Rules:
         self.needs_username = "Username" in fields
         self.needs_cgroups = "Cgroups" in fields
         self.needs_gpu = "GPUs" in fields or any(r.gpu is not None for r in self.entries)
+        self.needs_kube = bool(fields & set(KUBE_FIELDS))
         self.needs_cmdline = bool(
             (namemap is not None and any(v is not None for v in namemap.mapping.values()))
             or fields & {"ExeBase", "ExeFull", "Matches"}

@@ -3,8 +3,10 @@
 Called by config.py at load (compile: every construct is checked, unknown ones are rejected with a message) and
 by rules.py when a process is first named (render). Supported: literal text and actions that access one field:
 `{{.Comm}} {{.ExeBase}} {{.ExeFull}} {{.Username}} {{.PID}} {{.StartTime}} {{.Cgroups}} {{.Matches.NAME}}`, and
-ours `{{.GPUs}}` (the GPUs the process holds a context on, as a Go slice `[0 1]`; `[1:3]` for a MIG instance),
-with optional spaces and Go's `{{-`/`-}}` trim markers. Values print as Go's template engine prints them
+ours `{{.GPUs}}` (the GPUs the process holds a context on, as a Go slice `[0 1]`; `[1:3]` for a MIG instance) and,
+for Kubernetes attribution, `{{.Namespace}} {{.Pod}} {{.Container}} {{.PodUID}} {{.ContainerID}}` (empty outside
+a pod; kube/attribution.py fills them), with optional spaces and Go's `{{-`/`-}}` trim markers. Values print as
+Go's template engine prints them
 (StartTime as time.Time.String() in UTC, Cgroups as a Go slice `[a b]`, a missing .Matches key as `<no value>`).
 Nothing is ever passed to eval; there is no attribute access beyond this fixed list.
 """
@@ -16,7 +18,11 @@ from typing import Any
 
 from .quote import clip, short
 
-FIELDS = ("Comm", "ExeBase", "ExeFull", "Username", "PID", "StartTime", "Cgroups", "Matches", "GPUs")
+# Ours: where the process runs in Kubernetes (attrs.kube, a kube.attribution.Workload, or None outside a pod).
+KUBE_FIELDS = ("Namespace", "Pod", "Container", "PodUID", "ContainerID")
+_KUBE_ATTRS = {"Namespace": "namespace", "Pod": "pod", "Container": "container", "PodUID": "pod_uid",
+               "ContainerID": "container_id"}
+FIELDS = ("Comm", "ExeBase", "ExeFull", "Username", "PID", "StartTime", "Cgroups", "Matches", "GPUs", *KUBE_FIELDS)
 _IDENT_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
@@ -74,6 +80,9 @@ class Template:
                 out.append(attrs.username)
             elif field == "GPUs":
                 out.append("[" + " ".join(attrs.gpus) + "]")
+            else:
+                kube = attrs.kube
+                out.append(getattr(kube, _KUBE_ATTRS[field]) if kube is not None else "")
         return "".join(out)
 
 
@@ -122,7 +131,8 @@ def _compile_action(action: str, source: str) -> tuple[str, str]:
             f"unsupported template construct {{{{{clip(action)}}}}} in {short(source)} ({short(what)}): "
             "only field access like "
             "{{.Comm}}, {{.ExeBase}}, {{.ExeFull}}, {{.Username}}, {{.PID}}, {{.StartTime}}, {{.Cgroups}}, "
-            "{{.Matches.NAME}}, {{.GPUs}} is supported"
+            "{{.Matches.NAME}}, {{.GPUs}}, {{.Namespace}}, {{.Pod}}, {{.Container}}, {{.PodUID}}, {{.ContainerID}} "
+            "is supported"
         )
     path = action[1:].split(".")
     if any(not seg or not set(seg) <= _IDENT_OK for seg in path):

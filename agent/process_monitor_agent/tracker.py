@@ -15,7 +15,7 @@ What is read, per collection (the cost of the agent is here):
 - `task/*` only with -threads and num_threads >= 2 (stat and schedstat per thread, plus status/io/wchan for the
   threads that ran).
 - a new process: `cmdline` when a rule needs it, `status` early when a template uses .Username, `cgroup` only
-  when a template uses .Cgroups.
+  when a template uses .Cgroups or a Kubernetes field, or -kubernetes.labels is on (kube/attribution.py).
 State of exited and ignored PIDs is dropped on the next collection that does not list them, so memory follows the
 live process count.
 
@@ -36,6 +36,8 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from .kube.attribution import Attributor
+from .kube.podlogs import PodLogIndex
 from .limits import CMDLINE_LIMIT, Limits
 from .log import log
 from .procfs import _O_RDONLY, read_file, read_file_all
@@ -66,9 +68,12 @@ class Settings:
 
     __slots__ = (
         "children",
+        "container_logs_dir",
         "gather_smaps",
+        "kube_labels",
         "limits",
         "limits_interval",
+        "pod_logs_dir",
         "procfs",
         "read_timeout",
         "recheck",
@@ -89,6 +94,9 @@ class Settings:
         limits_interval: float = 60.0,
         limits: Limits | None = None,
         read_timeout: float = 0.0,
+        kube_labels: bool = False,
+        pod_logs_dir: str = "/var/log/pods",
+        container_logs_dir: str = "/var/log/containers",
     ) -> None:
         self.procfs = procfs.rstrip("/") or "/"
         self.children = children
@@ -101,6 +109,10 @@ class Settings:
         self.limits = limits or Limits()
         # Timeout of each cmdline/smaps_rollup read (procfs/guard.py); 0: read in the collecting thread.
         self.read_timeout = read_timeout
+        # Kubernetes attribution (kube/): labels on every series, and where the kubelet's log directories are.
+        self.kube_labels = kube_labels
+        self.pod_logs_dir = pod_logs_dir
+        self.container_logs_dir = container_logs_dir
 
 
 class ThreadState:
@@ -131,6 +143,7 @@ class ProcState:
         "fd_limit",
         "fds",
         "group",
+        "kube",
         "limits_due",
         "maj",
         "min",
@@ -186,6 +199,8 @@ class ProcState:
         self.wchans: dict[str, int] | None = None
         # (threadname, d_utime, d_stime, d_min, d_maj, d_rb, d_wb, d_vcs, d_nvcs) for this collection.
         self.thread_updates: list[tuple] | None = None
+        # kube.attribution.Workload once looked up (-kubernetes.labels), else None.
+        self.kube = None
 
 
 class CollectStats:
@@ -226,6 +241,9 @@ class Tracker:
         self.admit: Callable[[str], bool] | None = None
         self._skip_logged: set[str] = set()
         self._ignored_now: dict[int, int] = {}
+        # Does no I/O until a template uses a Kubernetes field or the collector attaches labels.
+        self.attributor = Attributor(PodLogIndex(settings.pod_logs_dir, settings.container_logs_dir),
+                                     settings.procfs)
 
     # -- rules ---------------------------------------------------------------------------------------------------
     def set_rules(self, rules: Rules) -> None:
@@ -501,6 +519,13 @@ class Tracker:
                 attrs.cgroups = []
         if rules.needs_gpu:
             attrs.gpus = self.gpu_of.get(pid, ())
+        if rules.needs_kube:
+            old = self.procs.get(pid)
+            if old is not None and old.starttime == starttime and old.kube is not None:
+                attrs.kube = old.kube  # re-match on reload: the cgroup was read once for this identity
+            else:
+                cgroups = attrs.cgroups if rules.needs_cgroups else None
+                attrs.kube_source = lambda: self.attributor.lookup(pid, starttime, base, cgroups)
         return attrs
 
     def _timed_out(self, file: str, e: ReadTimeout, pid: int, starttime: int) -> None:

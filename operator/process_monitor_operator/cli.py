@@ -20,7 +20,7 @@ import yaml
 
 from . import constants as c
 from . import rbac_rules
-from .render import RenderOptions, render_all, skipped
+from .render import RenderOptions, kubernetes, render_all, skipped
 from .render.dashboard import dashboard_json
 from .render.options import OPTIONAL_APIS
 from .render.rules import rules_file_text, rules_file_text_from_groups
@@ -74,7 +74,8 @@ def _render(args: argparse.Namespace) -> int:
                 print(f"process-monitor: {src.namespace}/{src.name}: {problem}", file=sys.stderr)
             continue
         if args.rules:
-            rule_files.append(rules_file_text(src.spec.get("alerts"), src.name, src.namespace))
+            rule_files.append(rules_file_text(src.spec.get("alerts"), src.name, src.namespace,
+                                              kubernetes.labels_on(src)))
             continue
         for note in skipped(src, options):
             print(f"# {src.namespace}/{src.name}: {note}", file=sys.stderr)
@@ -98,7 +99,7 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _dashboard(args: argparse.Namespace) -> int:
-    sys.stdout.write(dashboard_json(gpu=args.gpu))
+    sys.stdout.write(dashboard_json(gpu=args.gpu, kube_labels=args.kubernetes_labels))
     return 0
 
 
@@ -124,6 +125,8 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("dashboard", help="print the Grafana dashboard JSON (dashboards/process-monitor.json)")
     d.add_argument("--gpu", action="store_true",
                    help="with the GPU row (dashboards/process-monitor-gpu.json), as for spec.gpu.enabled")
+    d.add_argument("--kubernetes-labels", action="store_true",
+                   help="the variant for agents with -kubernetes.labels (namespace/pod/container variables)")
     d.set_defaults(func=_dashboard)
     b = sub.add_parser("rbac", help="print the ClusterRole the operator needs")
     b.add_argument("--name", default="process-monitor-operator")

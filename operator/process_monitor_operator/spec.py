@@ -63,6 +63,13 @@ DEFAULTS: dict[str, Any] = {
     "gpu": {
         "enabled": False,
     },
+    # Kubernetes attribution (render/kubernetes.py, docs/attribution.md); off: the render is as before.
+    "kubernetes": {
+        "enabled": False,
+        "labels": False,
+        "podLogsDir": "/var/log/pods",
+        "containerLogsDir": "/var/log/containers",
+    },
     # spec.alerts has no schema defaults: render/rules.py reads it as written (absent = enabled, no per-group rules).
     "grafanaDashboard": {
         "enabled": False,

@@ -1,5 +1,6 @@
 """Checks of what the CRD schema cannot check: RE2 regexes and name templates in `spec.processNames`, and
-`spec.alerts`.
+`spec.alerts`. Templates that use {{.Namespace}}, {{.Pod}} or {{.Container}} need `spec.kubernetes.enabled` (or
+`labels`): without the kubelet's log directories mounted they would always render empty.
 
 `validate(source)` returns a list of messages, each naming the entry it is about; an empty list means valid.
 The rules are checked by the agent's own config parser (`process_monitor_agent.config.parse_config`) run on the
@@ -17,6 +18,7 @@ from process_monitor_agent.config import ConfigError, parse_config
 from process_monitor_agent.rules import compile_regex
 from process_monitor_agent.template import TemplateError, compile_template
 
+from .render import kubernetes
 from .render.configmap import config_yaml
 from .render.rules import validate_alerts
 from .spec import Source
@@ -60,6 +62,18 @@ def _shape_problems(entries: list[Any]) -> list[str]:
     return problems
 
 
+def _kubernetes_problems(source: Source, index: int, entry: dict[str, Any]) -> list[str]:
+    name = entry.get("name")
+    if not name or kubernetes.enabled(source):
+        return []
+    used = [f for f in compile_template(name).fields if f in kubernetes.NAME_FIELDS]
+    if not used:
+        return []
+    fields = ", ".join("." + f for f in sorted(used))
+    return [f"processNames[{index}] (name {name!r}): the template uses {fields}, which needs "
+            "spec.kubernetes.enabled: true (or labels: true) to mount the kubelet's log directories"]
+
+
 def validate(source: Source) -> list[str]:
     """Every problem in `source.spec.processNames` and `spec.alerts`, each message naming its entry."""
     entries = source.process_names
@@ -77,6 +91,8 @@ def validate(source: Source) -> list[str]:
                 # The agent names entries as in its file (`process_names[0]`); say it in the CRD's terms.
                 message = str(exc).removeprefix(f"{_SOURCE}: ")
                 problems.append(message.replace("process_names[0]", f"processNames[{index}]", 1))
+                continue
+            problems += _kubernetes_problems(source, index, entry)
     if not problems and not (source.spec.get("gpu") or {}).get("enabled"):
         # The agent would accept it and never match: say so where the user looks instead.
         for index, entry in enumerate(entries):

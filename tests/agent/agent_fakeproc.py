@@ -137,6 +137,7 @@ class FakeProc:
             shutil.rmtree(d)
         d.mkdir()
         (d / "stat").write_text(stat_line(pid, v))
+        (d / "comm").write_text(v["comm"] + "\n")
         (d / "status").write_text(status_text(pid, v))
         (d / "io").write_text(io_text(v))
         (d / "limits").write_text(limits_text(v))

@@ -297,3 +297,27 @@ def test_kubectl_wait_and_printer_columns(kube_cluster: Any, namespace: str, ope
     assert row.split()[:4] == ["cols", "True", f"{n}/{n}", "1"]
 
 
+
+
+def test_kubernetes_attribution_mounts_and_template_check(kube_cluster: Any, namespace: str,
+                                                           operator: OperatorProcess) -> None:
+    """spec.kubernetes on a real API server: the CRD fills its defaults, the DaemonSet gets the two read-only log
+    mounts and flags, the agent's ServiceAccount still has no rights; a pod-field template without it stalls."""
+    kube_cluster.apply_yaml(pm("pods", namespace, [{"name": "{{.Namespace}}/{{.Pod}}/{{.Comm}}", "cmdline": [".+"]}],
+                               kubernetes={"labels": True}))
+    obj = ready(kube_cluster, "pods", namespace)
+    assert obj["spec"]["kubernetes"] == {"enabled": False, "labels": True, "podLogsDir": "/var/log/pods",
+                                         "containerLogsDir": "/var/log/containers"}
+    pod = get(kube_cluster, "daemonset", "pmon-pods", namespace)["spec"]["template"]["spec"]
+    args = pod["containers"][0]["args"]
+    assert "--kubernetes.labels=true" in args and "--kubernetes.pod-logs-dir=/host/var/log/pods" in args
+    mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}
+    assert mounts["pod-logs"]["readOnly"] and mounts["container-logs"]["readOnly"]
+    sa = f"system:serviceaccount:{namespace}:{pod['serviceAccountName']}"
+    assert kube_cluster.kubectl("auth", "can-i", "list", "pods", "--as", sa, "-A", check=False).stdout.strip() == "no"
+
+    kube_cluster.apply_yaml(pm("bad", namespace, [{"name": "{{.Pod}}", "comm": ["x"]}]))
+    stalled = wait_for("ProcessMonitor bad Stalled", lambda: (o := get(kube_cluster, "processmonitor", "bad",
+                                                                          namespace))
+                       and condition(o, "Stalled").get("status") == "True" and o, 30)
+    assert "spec.kubernetes.enabled" in condition(stalled, "Stalled")["message"]

@@ -108,3 +108,20 @@ def _descriptions_missing(schema: dict[str, Any], path: str) -> list[str]:
 def test_every_crd_field_has_a_description() -> None:
     crd = yaml.safe_load((ROOT / "crds" / "processmonitor.yaml").read_text())
     assert _descriptions_missing(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"], "") == []
+
+
+@pytest.mark.parametrize(("template", "kubernetes", "ok"), [
+    ("{{.Namespace}}/{{.Pod}}/{{.Comm}}", {}, False),
+    ("{{.Container}}", {"enabled": False}, False),
+    ("{{.Namespace}}/{{.Pod}}/{{.Comm}}", {"enabled": True}, True),
+    ("{{.Pod}}", {"labels": True}, True),  # labels imply the mounts
+    ("{{.PodUID}}:{{.ContainerID}}", {}, True),  # from /proc alone
+    ("{{.Pod.Name}}", {"enabled": True}, False),  # no sub-fields
+])
+def test_kubernetes_template_fields(template: str, kubernetes: dict[str, Any], ok: bool) -> None:
+    src = spec.load({"metadata": {"name": "t"},
+                     "spec": {"processNames": [{"name": template, "comm": ["a"]}], "kubernetes": kubernetes}})
+    problems = validate(src)
+    assert (problems == []) is ok, problems
+    if not ok and "Pod.Name" not in template:
+        assert "spec.kubernetes.enabled" in problems[0] and problems[0].startswith("processNames[0]")

@@ -45,7 +45,7 @@ def _rendered(name: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("name", ["catch-all.yaml", "java-mysql.yaml", "kube-prometheus-stack.yaml",
-                                  "gpu-node-pool.yaml"])
+                                  "gpu-node-pool.yaml", "pods.yaml"])
 def test_example_renders_every_child(name: str) -> None:
     kinds = {d["kind"] for d in _render(name)}
     assert {"ServiceAccount", "ConfigMap", "DaemonSet", "Service"} <= kinds, kinds
@@ -78,6 +78,16 @@ def test_gpu_node_pool_runs_on_gpu_nodes_without_taking_a_gpu() -> None:
     assert named("python", ["python", "/workspace/train.py"], ()) == "python"
     assert named("ffmpeg", ["ffmpeg", "-hwaccel", "cuda"], ("0",)) == "gpu:ffmpeg@[0]"
     assert named("tritonserver", ["tritonserver"], ("2",)) == "serve:tritonserver"
+
+
+def test_pods_example_turns_on_labels_with_read_only_mounts_and_no_api_access() -> None:
+    docs = {d["kind"]: d for d in _render("pods.yaml")}
+    pod = docs["DaemonSet"]["spec"]["template"]["spec"]
+    assert "--kubernetes.labels=true" in pod["containers"][0]["args"]
+    mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
+    assert mounts["/host/var/log/pods"]["readOnly"] and mounts["/host/var/log/containers"]["readOnly"]
+    assert pod["automountServiceAccountToken"] is False
+    assert "Role" not in docs and "RoleBinding" not in docs and "ClusterRole" not in docs
 
 
 def test_catch_all_is_the_seed_config() -> None:

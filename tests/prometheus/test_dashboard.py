@@ -111,3 +111,33 @@ def test_configmap_child() -> None:
     assert model["panels"] == dash.dashboard()["panels"]
     pm["spec"]["grafanaDashboard"] = {}
     assert not [m for m in render_all(pm, RenderOptions()) if m["metadata"]["name"].endswith("-dashboard")]
+
+
+def test_kubernetes_labels_variant() -> None:
+    """spec.kubernetes.labels: namespace/pod/container variables filter every group panel, the target filter no
+    longer uses namespace (it is the workload's now), a top-containers panel appears, the grid still fits."""
+    model = dash.dashboard(kube_labels=True)
+    names = [v["name"] for v in model["templating"]["list"]]
+    assert names == ["datasource", "namespace", "pod", "container", "node", "instance", "groupname"]
+    titles = [p["title"] for p in model["panels"]]
+    assert "Top containers by process CPU" in titles and "Top containers by process CPU" not in [
+        p["title"] for p in dash.dashboard()["panels"]]
+    for title, expr in dash.panel_queries(model):
+        assert 'instance=~"$instance"' in expr, title
+        if "namedprocess_namegroup" in expr and title != "Agents":
+            assert 'pod=~"$pod"' in expr and 'container=~"$container"' in expr, title
+        if expr.startswith("process_monitor_agent_") or "process_cpu_seconds_total" in expr:
+            assert "$namespace" not in expr, title  # agents' own series carry no workload namespace
+    top = next(p for p in model["panels"] if p["title"] == "Top containers by process CPU")
+    assert "sum by (namespace, pod, container)" in top["targets"][0]["expr"]
+    cells: set[tuple[int, int]] = set()
+    for panel in model["panels"]:
+        g = panel["gridPos"]
+        mine = {(x, y) for x in range(g["x"], g["x"] + g["w"]) for y in range(g["y"], g["y"] + g["h"])}
+        assert g["x"] + g["w"] <= 24 and not cells & mine, panel["title"]
+        cells |= mine
+    pm = {"kind": "ProcessMonitor", "metadata": {"name": "web", "namespace": "prod"},
+          "spec": {"processNames": [{"comm": ["nginx"]}], "kubernetes": {"labels": True},
+                   "grafanaDashboard": {"enabled": True}}}
+    [cm] = [m for m in render_all(pm, RenderOptions()) if m["metadata"]["name"].endswith("-dashboard")]
+    assert json.loads(cm["data"]["process-monitor.json"])["panels"] == model["panels"]

@@ -95,12 +95,15 @@ class GpuMonitor:
 
     # -- after the grouper -----------------------------------------------------------------------------------
     def attach(self, groups: Iterable[Any], tracker: Any) -> None:
-        by_name = {g.name: g for g in groups}
+        # Keyed as grouper.py keys groups: with -kubernetes.labels one name splits by (namespace, pod, container).
+        by_key = {(g.name, g.labels): g for g in groups}
+        labelled = tracker.s.kube_labels
         procs = tracker.procs
         tracked = ignored = 0
         for pid, uses in self.sample.procs.items():
             ps = procs.get(pid)
-            g = by_name.get(ps.group) if ps is not None else None
+            labels = (ps.kube.labels if ps.kube is not None else ("", "", "")) if labelled and ps is not None else None
+            g = by_key.get((ps.group, labels)) if ps is not None else None
             if g is None:
                 ignored += 1
                 continue

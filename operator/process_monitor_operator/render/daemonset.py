@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import constants as c
 from ..spec import Source
-from . import gpu
+from . import gpu, kubernetes
 from .meta import common_labels, metadata, selector_labels
 from .options import RenderOptions
 
@@ -48,6 +48,7 @@ def agent_args(src: Source) -> list[str]:
     )
     args += [f"{flag}={_flag(col[key])}" for key, flag in optional if col.get(key) not in (None, "")]
     args += gpu.agent_args(src)
+    args += kubernetes.agent_args(src)
     return args + [str(a) for a in agent.get("extraArgs") or []]
 
 
@@ -97,6 +98,7 @@ def pod_template(src: Source, options: RenderOptions) -> dict[str, Any]:
             {"name": "proc", "mountPath": c.HOST_PROC, "readOnly": True},
             {"name": "config", "mountPath": c.CONFIG_DIR, "readOnly": True},
             {"name": "tmp", "mountPath": "/tmp"},
+            *kubernetes.volume_mounts(src),
         ],
     }
     spec: dict[str, Any] = {
@@ -122,6 +124,7 @@ def pod_template(src: Source, options: RenderOptions) -> dict[str, Any]:
         {"name": "proc", "hostPath": {"path": "/proc", "type": "Directory"}},
         {"name": "config", "configMap": {"name": metadata(src)["name"]}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}},
+        *kubernetes.volumes(src),
     ]
     gpu.apply(src, spec, container)  # spec.gpu: flag, scheduling, NVIDIA container toolkit variables
     annotations = {**agent["podAnnotations"], "cluster-autoscaler.kubernetes.io/safe-to-evict": "true"}

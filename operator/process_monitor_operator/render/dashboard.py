@@ -11,6 +11,10 @@ read the recording rules of render/rules.py, so the dashboard and the alerts agr
 With `gpu=True` (a ProcessMonitor with `spec.gpu.enabled`; `process-monitor dashboard --gpu`, checked in as
 `dashboards/process-monitor-gpu.json`) a last row shows the per-group GPU families and the agents' NVML health.
 `PANEL_QUERIES` (every query with its variables) lets tests run each one against a real Prometheus.
+
+With `kube_labels` (spec.kubernetes.labels: the agent adds namespace/pod/container, cAdvisor's meaning) the
+namespace variable is the workload's, pod and container variables join it, the target filter keeps only node and
+instance, and the Overview gains "Top containers by process CPU". Without it the model is exactly as before.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ DS = {"type": "prometheus", "uid": "${datasource}"}
 A = 'namespace=~"$namespace",node=~"$node",instance=~"$instance"'
 S = A + ',groupname=~"$groupname"'
 WHERE = "{{groupname}} @ {{instance}}"
+# spec.kubernetes.labels: namespace/pod/container are the workload's; agents are told apart by node and instance.
+KUBE_A = 'node=~"$node",instance=~"$instance"'
+KUBE_S = KUBE_A + ',namespace=~"$namespace",pod=~"$pod",container=~"$container",groupname=~"$groupname"'
 
 # The agent's own metrics (design.md: prefix process_monitor_agent_); the agent-cost panels read these, and the
 # standard process_* metrics of the agent targets (picked out by the agent's build_info).
@@ -94,16 +101,26 @@ def _row(title: str) -> dict[str, Any]:
     return {"type": "row", "title": title, "collapsed": False, "panels": []}
 
 
-def _panels() -> list[dict[str, Any]]:
+def _top_containers(s: str) -> dict[str, Any]:
+    return _timeseries(
+        "Top containers by process CPU",
+        "The 10 containers whose processes use the most CPU (sum over their groups), percent of one core; host "
+        "processes (no pod) are left out.",
+        [_target(f'topk(10, sum by (namespace, pod, container) ({RECORD_CPU_PERCENT}{{{s},pod!=""}}))',
+                 "{{namespace}}/{{pod}}/{{container}}")], "percent")
+
+
+def _panels(kube_labels: bool = False) -> list[dict[str, Any]]:
+    a, s = (KUBE_A, KUBE_S) if kube_labels else (A, S)
     rate = "[$__rate_interval]"
     table_columns = [
-        ("procs", f"namedprocess_namegroup_num_procs{{{S}}}"),
-        ("cpu", f"{RECORD_CPU_PERCENT}{{{S}}}"),
-        ("resident", f"{RECORD_RESIDENT_BYTES}{{{S}}}"),
-        ("threads", f"namedprocess_namegroup_num_threads{{{S}}}"),
-        ("fds", f"namedprocess_namegroup_open_filedesc{{{S}}}"),
-        ("fdratio", f"namedprocess_namegroup_worst_fd_ratio{{{S}}}"),
-        ("uptime", f"time() - (namedprocess_namegroup_oldest_start_time_seconds{{{S}}} > 0)"),
+        ("procs", f"namedprocess_namegroup_num_procs{{{s}}}"),
+        ("cpu", f"{RECORD_CPU_PERCENT}{{{s}}}"),
+        ("resident", f"{RECORD_RESIDENT_BYTES}{{{s}}}"),
+        ("threads", f"namedprocess_namegroup_num_threads{{{s}}}"),
+        ("fds", f"namedprocess_namegroup_open_filedesc{{{s}}}"),
+        ("fdratio", f"namedprocess_namegroup_worst_fd_ratio{{{s}}}"),
+        ("uptime", f"time() - (namedprocess_namegroup_oldest_start_time_seconds{{{s}}} > 0)"),
     ]
     table = {
         "type": "table", "title": "Groups now",
@@ -135,77 +152,78 @@ def _panels() -> list[dict[str, Any]]:
     }
     return [
         _row("Overview"),
-        _stat("Processes", "Processes in the selected groups.", f"sum(namedprocess_namegroup_num_procs{{{S}}})",
+        _stat("Processes", "Processes in the selected groups.", f"sum(namedprocess_namegroup_num_procs{{{s}}})",
               "short"),
         _stat("Groups", "Distinct group names with at least one series.",
-              f"count(count by (groupname) (namedprocess_namegroup_num_procs{{{S}}}))", "short"),
+              f"count(count by (groupname) (namedprocess_namegroup_num_procs{{{s}}}))", "short"),
         _stat("CPU", "CPU of the selected groups, in percent of one core (recording rule).",
-              f"sum({RECORD_CPU_PERCENT}{{{S}}})", "percent"),
+              f"sum({RECORD_CPU_PERCENT}{{{s}}})", "percent"),
         _stat("Resident memory", "Resident memory of the selected groups (recording rule).",
-              f"sum({RECORD_RESIDENT_BYTES}{{{S}}})", "bytes"),
+              f"sum({RECORD_RESIDENT_BYTES}{{{s}}})", "bytes"),
         _stat("Worst fd ratio", "The fullest process: open fds over its soft open-files limit.",
-              f"max(namedprocess_namegroup_worst_fd_ratio{{{S}}})", "percentunit"),
+              f"max(namedprocess_namegroup_worst_fd_ratio{{{s}}})", "percentunit"),
         _stat("Agents", "Agents (targets) reporting groups.",
-              f"count(count by (instance) (namedprocess_namegroup_num_procs{{{A}}}))", "short"),
+              f"count(count by (instance) (namedprocess_namegroup_num_procs{{{a}}}))", "short"),
         table,
+        *([_top_containers(s)] if kube_labels else []),
         _row("Dashboard 249: processes, CPU, I/O, memory"),
         _timeseries("Processes", "namedprocess_namegroup_num_procs per group.",
-                    [_target(f"namedprocess_namegroup_num_procs{{{S}}}")], "short"),
+                    [_target(f"namedprocess_namegroup_num_procs{{{s}}}")], "short"),
         _timeseries("CPU (% of one core)",
                     "User + system CPU per group; 100 = one full core. The seed's "
                     "increase(...[30s])*100/30 over the recording rule's 2m window.",
-                    [_target(f"{RECORD_CPU_PERCENT}{{{S}}}")], "percent"),
+                    [_target(f"{RECORD_CPU_PERCENT}{{{s}}}")], "percent"),
         _timeseries("CPU by mode", "User and system CPU per group, percent of one core.",
-                    [_target(f"{RECORD_CPU_PERCENT_BY_MODE}{{{S}}}", WHERE + " {{mode}}")], "percent"),
+                    [_target(f"{RECORD_CPU_PERCENT_BY_MODE}{{{s}}}", WHERE + " {{mode}}")], "percent"),
         _timeseries("Read bytes", "Bytes read per second (from /proc/PID/io; 0 without read access).",
-                    [_target(f"rate(namedprocess_namegroup_read_bytes_total{{{S}}}{rate})")], "Bps"),
+                    [_target(f"rate(namedprocess_namegroup_read_bytes_total{{{s}}}{rate})")], "Bps"),
         _timeseries("Write bytes", "Bytes written per second (from /proc/PID/io; 0 without read access).",
-                    [_target(f"rate(namedprocess_namegroup_write_bytes_total{{{S}}}{rate})")], "Bps"),
+                    [_target(f"rate(namedprocess_namegroup_write_bytes_total{{{s}}}{rate})")], "Bps"),
         _timeseries("Resident memory", "Resident set size per group (recording rule).",
-                    [_target(f"{RECORD_RESIDENT_BYTES}{{{S}}}")], "bytes"),
+                    [_target(f"{RECORD_RESIDENT_BYTES}{{{s}}}")], "bytes"),
         _timeseries("Virtual memory", "Virtual memory size per group (recording rule).",
-                    [_target(f"{RECORD_VIRTUAL_BYTES}{{{S}}}")], "bytes"),
+                    [_target(f"{RECORD_VIRTUAL_BYTES}{{{s}}}")], "bytes"),
         _timeseries("Swap and proportional memory",
                     "Swapped, and with -gather-smaps proportionalResident (PSS) and proportionalSwapped.",
-                    [_target(f'namedprocess_namegroup_memory_bytes{{{S},'
+                    [_target(f'namedprocess_namegroup_memory_bytes{{{s},'
                              f'memtype=~"swapped|proportionalResident|proportionalSwapped"}}',
                              WHERE + " {{memtype}}")], "bytes"),
         _row("Threads, file descriptors, states, faults, context switches"),
-        _timeseries("Threads", "Threads per group.", [_target(f"namedprocess_namegroup_num_threads{{{S}}}")],
+        _timeseries("Threads", "Threads per group.", [_target(f"namedprocess_namegroup_num_threads{{{s}}}")],
                     "short"),
         _timeseries("Open file descriptors", "Open fds per group.",
-                    [_target(f"namedprocess_namegroup_open_filedesc{{{S}}}")], "short"),
+                    [_target(f"namedprocess_namegroup_open_filedesc{{{s}}}")], "short"),
         _timeseries("Worst fd ratio", "Per group, the fullest process's open fds over its soft limit.",
-                    [_target(f"namedprocess_namegroup_worst_fd_ratio{{{S}}}")], "percentunit", max_value=1),
+                    [_target(f"namedprocess_namegroup_worst_fd_ratio{{{s}}}")], "percentunit", max_value=1),
         _timeseries("Thread states", "Threads per scheduler state (Running, Sleeping, Waiting, Zombie, Other).",
-                    [_target(f"sum by (groupname, state) (namedprocess_namegroup_states{{{S}}})",
+                    [_target(f"sum by (groupname, state) (namedprocess_namegroup_states{{{s}}})",
                              "{{groupname}} {{state}}")], "short", stack=True),
         _timeseries("Page faults", "Major and minor page faults per second.",
-                    [_target(f"rate(namedprocess_namegroup_major_page_faults_total{{{S}}}{rate})",
+                    [_target(f"rate(namedprocess_namegroup_major_page_faults_total{{{s}}}{rate})",
                              WHERE + " major", "A"),
-                     _target(f"rate(namedprocess_namegroup_minor_page_faults_total{{{S}}}{rate})",
+                     _target(f"rate(namedprocess_namegroup_minor_page_faults_total{{{s}}}{rate})",
                              WHERE + " minor", "B")], "ops"),
         _timeseries("Context switches", "Voluntary and nonvoluntary context switches per second.",
-                    [_target(f"rate(namedprocess_namegroup_context_switches_total{{{S}}}{rate})",
+                    [_target(f"rate(namedprocess_namegroup_context_switches_total{{{s}}}{rate})",
                              WHERE + " {{ctxswitchtype}}")], "ops"),
         _row("Agent cost"),
         _timeseries("Agent CPU per collection",
                     "CPU seconds the agent spends on one walk of /proc (concurrent scrapes share one): the figure "
                     "process-monitor exists to keep low.",
-                    [_target(f"rate({AGENT_COLLECTION_CPU}{{{A}}}{rate}) / rate({AGENT_COLLECTIONS}{{{A}}}{rate})",
+                    [_target(f"rate({AGENT_COLLECTION_CPU}{{{a}}}{rate}) / rate({AGENT_COLLECTIONS}{{{a}}}{rate})",
                              "{{instance}}")], "s"),
         _timeseries("Agent CPU", "CPU of the agent process, percent of one core.",
-                    [_target(f"rate(process_cpu_seconds_total{{{A}}}{rate}) * 100 "
-                             f"and on (instance) {AGENT_BUILD_INFO}{{{A}}}", "{{instance}}")], "percent"),
+                    [_target(f"rate(process_cpu_seconds_total{{{a}}}{rate}) * 100 "
+                             f"and on (instance) {AGENT_BUILD_INFO}{{{a}}}", "{{instance}}")], "percent"),
         _timeseries("Agent collection duration", "Wall time of the last collection.",
-                    [_target(f"{AGENT_COLLECTION_DURATION}{{{A}}}", "{{instance}}")], "s"),
+                    [_target(f"{AGENT_COLLECTION_DURATION}{{{a}}}", "{{instance}}")], "s"),
         _timeseries("Processes seen by the agent", "Live processes, tracked by a group or ignored.",
-                    [_target(f"{AGENT_PROCESSES}{{{A}}}", "{{instance}} {{state}}")], "short", stack=True),
+                    [_target(f"{AGENT_PROCESSES}{{{a}}}", "{{instance}} {{state}}")], "short", stack=True),
         _timeseries("Agent resident memory", "The agent process's own resident memory.",
-                    [_target(f"process_resident_memory_bytes{{{A}}} and on (instance) {AGENT_BUILD_INFO}{{{A}}}",
+                    [_target(f"process_resident_memory_bytes{{{a}}} and on (instance) {AGENT_BUILD_INFO}{{{a}}}",
                              "{{instance}}")], "bytes"),
         _stat("Config reloads OK", "Agents whose last config reload succeeded / all agents.",
-              f"sum({AGENT_RELOAD_OK}{{{A}}}) / count({AGENT_RELOAD_OK}{{{A}}})", "percentunit"),
+              f"sum({AGENT_RELOAD_OK}{{{a}}}) / count({AGENT_RELOAD_OK}{{{a}}})", "percentunit"),
     ]
 
 
@@ -267,8 +285,22 @@ def _variable(name: str, label: str, query: str, all_value: str) -> dict[str, An
     }
 
 
-def dashboard(uid: str = DEFAULT_UID, title: str = DEFAULT_TITLE, gpu: bool = False) -> dict[str, Any]:
-    """The dashboard model (Grafana JSON), deterministic; `gpu` adds the GPU row."""
+def _kube_variables(metric: str) -> list[dict[str, Any]]:
+    return [
+        _variable("namespace", "Namespace", f"label_values({metric}, namespace)", ".*"),
+        _variable("pod", "Pod", f'label_values({metric}{{namespace=~"$namespace"}}, pod)', ".*"),
+        _variable("container", "Container",
+                  f'label_values({metric}{{namespace=~"$namespace",pod=~"$pod"}}, container)', ".*"),
+        _variable("node", "Node", f"label_values({metric}, node)", ".*"),
+        _variable("instance", "Instance", f'label_values({metric}{{node=~"$node"}}, instance)', ".*"),
+        _variable("groupname", "Group", f"label_values({metric}{{{KUBE_S.split(',groupname')[0]}}}, groupname)",
+                  ".+"),
+    ]
+
+
+def dashboard(uid: str = DEFAULT_UID, title: str = DEFAULT_TITLE, gpu: bool = False,
+              kube_labels: bool = False) -> dict[str, Any]:
+    """The dashboard model (Grafana JSON), deterministic; `gpu` adds the GPU row, `kube_labels` the pod variant."""
     metric = "namedprocess_namegroup_num_procs"
     templating = [
         {"type": "datasource", "name": "datasource", "label": "Data source", "query": "prometheus",
@@ -279,6 +311,8 @@ def dashboard(uid: str = DEFAULT_UID, title: str = DEFAULT_TITLE, gpu: bool = Fa
                   f'label_values({metric}{{namespace=~"$namespace",node=~"$node"}}, instance)', ".*"),
         _variable("groupname", "Group", f"label_values({metric}{{{A}}}, groupname)", ".+"),
     ]
+    if kube_labels:
+        templating = [templating[0], *_kube_variables(metric)]
     return {
         "uid": uid,
         "title": title,
@@ -297,12 +331,13 @@ def dashboard(uid: str = DEFAULT_UID, title: str = DEFAULT_TITLE, gpu: bool = Fa
             "builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"}, "enable": True, "hide": True,
             "iconColor": "rgba(0, 211, 255, 1)", "name": "Annotations & Alerts", "type": "dashboard"}]},
         "templating": {"list": templating},
-        "panels": _layout(_panels() + (_gpu_panels() if gpu else [])),
+        "panels": _layout(_panels(kube_labels) + (_gpu_panels() if gpu else [])),
     }
 
 
-def dashboard_json(uid: str = DEFAULT_UID, title: str = DEFAULT_TITLE, gpu: bool = False) -> str:
-    return json.dumps(dashboard(uid, title, gpu), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+def dashboard_json(uid: str = DEFAULT_UID, title: str = DEFAULT_TITLE, gpu: bool = False,
+                   kube_labels: bool = False) -> str:
+    return json.dumps(dashboard(uid, title, gpu, kube_labels), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
 
 
 def panel_queries(model: Mapping[str, Any] | None = None) -> Iterator[tuple[str, str]]:

@@ -13,7 +13,7 @@ import hashlib
 from typing import Any
 
 from ..spec import Source
-from . import dashboard, gpu
+from . import dashboard, gpu, kubernetes
 from .meta import metadata
 from .options import RenderOptions
 
@@ -35,5 +35,6 @@ def render(src: Source, options: RenderOptions) -> list[dict[str, Any]]:
         "apiVersion": API_VERSION,
         "kind": KIND,
         "metadata": metadata(src, SUFFIX, labels=labels, annotations={dashboard.FOLDER_ANNOTATION: spec["folder"]}),
-        "data": {dashboard.CONFIGMAP_KEY: dashboard.dashboard_json(uid, title, gpu=gpu.enabled(src))},
+        "data": {dashboard.CONFIGMAP_KEY: dashboard.dashboard_json(uid, title, gpu=gpu.enabled(src),
+                                                                  kube_labels=kubernetes.labels_on(src))},
     }]

@@ -15,6 +15,7 @@ from typing import Any
 
 from .. import constants as c
 from ..spec import Source
+from . import kubernetes
 from .meta import metadata, selector_labels
 from .options import PODMONITOR_API, RenderOptions
 from .servicemonitor import NODE_RELABELING
@@ -49,7 +50,7 @@ def render(src: Source, options: RenderOptions) -> list[dict[str, Any]]:
             endpoint[key] = pm[key]
     # `processmonitor` scopes the shipped rules to this ProcessMonitor (render/rules.py SCOPE_LABEL).
     scope = {"targetLabel": "processmonitor", "replacement": src.name, "action": "replace"}
-    endpoint["relabelings"] = [NODE_RELABELING, scope, *pm["relabelings"]]
+    endpoint["relabelings"] = [NODE_RELABELING, scope, *kubernetes.target_relabelings(src), *pm["relabelings"]]
     if pm["metricRelabelings"]:
         endpoint["metricRelabelings"] = pm["metricRelabelings"]
     return [{

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..spec import Source
-from . import rules
+from . import kubernetes, rules
 from .meta import metadata
 from .options import PROMETHEUSRULE_API, RenderOptions
 
@@ -39,7 +39,7 @@ def skipped(src: Source, options: RenderOptions) -> str | None:
 def render(src: Source, options: RenderOptions) -> list[dict[str, Any]]:
     if not wanted(src) or not options.has(OPTIONAL_API):
         return []
-    groups = rules.rule_groups(_alerts(src), src.name, src.namespace)
+    groups = rules.rule_groups(_alerts(src), src.name, src.namespace, kubernetes.labels_on(src))
     if not groups:
         return []
     return [{

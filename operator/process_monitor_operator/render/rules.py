@@ -48,6 +48,9 @@ RECORD_RESIDENT_BYTES = "namedprocess_namegroup:memory_resident_bytes"
 RECORD_VIRTUAL_BYTES = "namedprocess_namegroup:memory_virtual_bytes"
 
 SCOPE_LABEL = "processmonitor"  # target label naming the ProcessMonitor, set by every discovery path we ship
+# With spec.kubernetes.labels, `namespace` is the workload's (cAdvisor's meaning); the target carries the
+# ProcessMonitor's namespace under this name instead (render/kubernetes.py) and the default scope uses it.
+SCOPE_NAMESPACE_LABEL = "processmonitor_namespace"
 
 DEFAULT_FOR = "5m"
 CHECKS = ("cpuPercent", "residentMemory", "fdRatio", "minProcesses", "restarted")
@@ -126,8 +129,9 @@ def is_duration(value: Any) -> bool:
     return isinstance(value, str) and bool(_DURATION.match(value))
 
 
-def default_selector(name: str, namespace: str) -> str:
-    return f"namespace={promql_string(namespace)},{SCOPE_LABEL}={promql_string(name)}"
+def default_selector(name: str, namespace: str, kube_labels: bool = False) -> str:
+    ns_label = SCOPE_NAMESPACE_LABEL if kube_labels else "namespace"
+    return f"{ns_label}={promql_string(namespace)},{SCOPE_LABEL}={promql_string(name)}"
 
 
 def _is_matchers(text: str) -> bool:
@@ -383,8 +387,11 @@ def _check_alert(check: str, body: Mapping, sel: str, scope: str, entry: Mapping
     raise AssertionError(check)  # pragma: no cover - CHECKS is closed
 
 
-def rule_groups(alerts: Mapping[str, Any] | None, name: str, namespace: str) -> list[dict[str, Any]]:
+def rule_groups(
+    alerts: Mapping[str, Any] | None, name: str, namespace: str, kube_labels: bool = False
+) -> list[dict[str, Any]]:
     """Prometheus rule groups (the `groups:` list of a rules file) for ProcessMonitor `namespace/name`.
+    `kube_labels`: spec.kubernetes.labels is on (the default scope then matches processmonitor_namespace).
 
     Raises AlertsSpecError listing every problem when `alerts` (the `spec.alerts` value) is invalid.
     Returns [] when alerts are disabled.
@@ -395,7 +402,7 @@ def rule_groups(alerts: Mapping[str, Any] | None, name: str, namespace: str) -> 
         raise AlertsSpecError(problems)
     if alerts.get("enabled", True) is False:
         return []
-    scope = alerts.get("selector") or default_selector(name, namespace)
+    scope = alerts.get("selector") or default_selector(name, namespace, kube_labels)
     labels = dict(alerts.get("alertLabels") or {})
     runbook = alerts.get("runbookURL", "")
     base = f"process-monitor.{namespace}.{name}"
@@ -439,9 +446,9 @@ def rule_groups(alerts: Mapping[str, Any] | None, name: str, namespace: str) -> 
     return groups
 
 
-def rules_file_text(alerts: Mapping[str, Any] | None, name: str, namespace: str) -> str:
+def rules_file_text(alerts: Mapping[str, Any] | None, name: str, namespace: str, kube_labels: bool = False) -> str:
     """A plain Prometheus rules file (YAML text) for `rule_files:` of a Prometheus without the operator."""
-    return rules_file_text_from_groups(rule_groups(alerts, name, namespace))
+    return rules_file_text_from_groups(rule_groups(alerts, name, namespace, kube_labels))
 
 
 def rules_file_text_from_groups(groups: list[dict[str, Any]]) -> str:

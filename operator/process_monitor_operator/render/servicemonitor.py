@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import constants as c
 from ..spec import Source
-from . import service
+from . import kubernetes, service
 from .meta import common_labels, metadata
 from .options import SERVICEMONITOR_API, RenderOptions
 
@@ -55,7 +55,7 @@ def render(src: Source, options: RenderOptions) -> list[dict[str, Any]]:
     # `processmonitor` scopes the shipped recording/alerting rules to this ProcessMonitor's targets
     # (render/rules.py SCOPE_LABEL); `node` is what dashboards group by.
     scope = {"targetLabel": "processmonitor", "replacement": src.name, "action": "replace"}
-    endpoint["relabelings"] = [NODE_RELABELING, scope, *sm["relabelings"]]
+    endpoint["relabelings"] = [NODE_RELABELING, scope, *kubernetes.target_relabelings(src), *sm["relabelings"]]
     if sm["metricRelabelings"]:
         endpoint["metricRelabelings"] = sm["metricRelabelings"]
     return [{
