@@ -10,7 +10,6 @@ ServiceAccount and RBAC, hostNetwork and the API server at 127.0.0.1 (this clust
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +17,7 @@ import pytest
 from localcluster import realpods
 from localcluster.cluster import Cluster
 from localcluster.ports import free_port
-from realnode_helpers import OPERATOR_NS, RELEASE, ROOT, pods_on_real_node, wait_for
+from realnode_helpers import OPERATOR_NS, RELEASE, ROOT, privileged_namespace
 
 
 @pytest.fixture(scope="session")
@@ -43,14 +42,5 @@ def operator_release(real_cluster: Cluster) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture
 def agent_namespace(real_cluster: Cluster, operator_release: dict[str, Any]) -> Iterator[str]:
-    c = real_cluster
-    name = f"pm-agents-{uuid.uuid4().hex[:6]}"
-    c.kubectl("create", "namespace", name)
-    c.kubectl("label", "namespace", name, "pod-security.kubernetes.io/enforce=privileged")
-    wait_for("the namespace's default ServiceAccount",
-             lambda: c.kubectl("get", "sa", "default", "-n", name, check=False).returncode == 0, 30)
-    try:
+    with privileged_namespace(real_cluster, "pm-agents") as name:
         yield name
-    finally:
-        c.kubectl("delete", "namespace", name, "--wait=false", check=False)
-        wait_for(f"pods of {name} gone from the real node", lambda: not pods_on_real_node(c, name), 90, 1.0)

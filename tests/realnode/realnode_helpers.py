@@ -3,8 +3,10 @@ a test workload pod whose processes carry a chosen name. Every poll is bounded i
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from agent_real import exposition as ex
@@ -23,6 +25,22 @@ scrape = realpods.scrape
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 90.0, interval: float = 0.5) -> Any:
     return _wait_for(what, check, timeout, interval)
+
+
+@contextlib.contextmanager
+def privileged_namespace(c: Cluster, prefix: str) -> Iterator[str]:
+    """A new namespace at Pod Security `privileged` (the agent needs hostPID; this node's pods need hostNetwork);
+    afterwards deleted, waiting until none of its pods is left on the real node (tests share that node)."""
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    c.kubectl("create", "namespace", name)
+    c.kubectl("label", "namespace", name, "pod-security.kubernetes.io/enforce=privileged")
+    wait_for("the namespace's default ServiceAccount",
+             lambda: c.kubectl("get", "sa", "default", "-n", name, check=False).returncode == 0, 30)
+    try:
+        yield name
+    finally:
+        c.kubectl("delete", "namespace", name, "--wait=false", check=False)
+        wait_for(f"pods of {name} gone from the real node", lambda: not pods_on_real_node(c, name), 90, 1.0)
 
 
 def processmonitor(name: str, port: int, process_names: list[dict[str, Any]], **agent: Any) -> dict[str, Any]:

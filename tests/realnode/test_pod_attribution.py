@@ -19,7 +19,6 @@ import pathlib
 import subprocess
 import sys
 import urllib.parse
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,7 +29,15 @@ from localcluster.cluster import Cluster
 from localcluster.ports import free_port
 from process_monitor_agent.kube.cgroup_path import parse_pod_cgroup
 from process_monitor_agent.procfs.cgroup import parse_cgroup
-from realnode_helpers import agent_pod, pods_on_real_node, processmonitor, ready, scrape, wait_for, workload_pod
+from realnode_helpers import (
+    agent_pod,
+    privileged_namespace,
+    processmonitor,
+    ready,
+    scrape,
+    wait_for,
+    workload_pod,
+)
 
 NUM_PROCS = "namedprocess_namegroup_num_procs"
 COMM = "pmattr"
@@ -48,17 +55,8 @@ def _series(text: str) -> dict[tuple[str, str, str], float]:
 
 @pytest.fixture
 def other_namespace(real_cluster: Cluster) -> Iterator[str]:
-    c = real_cluster
-    name = f"pm-attr-{uuid.uuid4().hex[:6]}"
-    c.kubectl("create", "namespace", name)
-    c.kubectl("label", "namespace", name, "pod-security.kubernetes.io/enforce=privileged")  # hostNetwork pods
-    wait_for("the namespace's default ServiceAccount",
-             lambda: c.kubectl("get", "sa", "default", "-n", name, check=False).returncode == 0, 30)
-    try:
+    with privileged_namespace(real_cluster, "pm-attr") as name:  # hostNetwork pods
         yield name
-    finally:
-        c.kubectl("delete", "namespace", name, "--wait=false", check=False)
-        wait_for(f"pods of {name} gone from the real node", lambda: not pods_on_real_node(c, name), 90, 1.0)
 
 
 @pytest.fixture
