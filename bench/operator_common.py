@@ -76,8 +76,7 @@ def local_cluster(nodes: int) -> Iterator[Any]:
     os.environ["KUBECONFIG"] = str(c.kubeconfig)
     try:
         c.kubectl("apply", "--server-side", "-f", str(ROOT / "crds" / "processmonitor.yaml"))
-        c.kubectl("wait", "--for=condition=Established", "crd/processmonitors.monitoring.process-monitor.dev",
-                  "--timeout=60s")
+        c.wait_crds_established("processmonitors.monitoring.process-monitor.dev")
         yield c
     finally:
         cluster_mod.down(state)

@@ -124,7 +124,7 @@ spec:
 def test_crd_can_be_installed_and_used(kube_cluster: Cluster, namespace: str) -> None:
     kube_cluster.apply_yaml(CRD)
     try:
-        kube_cluster.kubectl("wait", "--for=condition=Established", "crd/widgets.localcluster.test", "--timeout=60s")
+        kube_cluster.wait_crds_established("widgets.localcluster.test")
         good = {"apiVersion": "localcluster.test/v1", "kind": "Widget", "metadata": {"name": "w1"},
                 "spec": {"size": 3}}
         # Discovery of a just-established CRD can lag a moment in kubectl's cache; retry briefly.

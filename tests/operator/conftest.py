@@ -17,8 +17,7 @@ from operator_harness import CRD, OperatorProcess
 @pytest.fixture(scope="session")
 def pm_crd(kube_cluster: Any) -> pathlib.Path:
     kube_cluster.kubectl("apply", "--server-side", "-f", str(CRD))
-    kube_cluster.kubectl("wait", "--for=condition=Established", "crd/processmonitors.monitoring.process-monitor.dev",
-                         "--timeout=60s")
+    kube_cluster.wait_crds_established("processmonitors.monitoring.process-monitor.dev")
     return CRD
 
 

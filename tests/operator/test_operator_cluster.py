@@ -220,7 +220,7 @@ def test_servicemonitor_appears_once_its_crd_is_installed(kube_cluster: Any, nam
     if not had_crd:
         assert "ServiceMonitor skipped" in condition(obj, "Ready")["message"]
         kube_cluster.apply_yaml(_servicemonitor_crd(kube_cluster), server_side=True)
-        kube_cluster.kubectl("wait", "--for=condition=Established", f"crd/{SM_CRD}", "--timeout=60s")
+        kube_cluster.wait_crds_established(SM_CRD)
     sm = wait_for("ServiceMonitor created", lambda: get(kube_cluster, "servicemonitor", "pmon-sm", namespace), 30)
     assert sm["spec"]["endpoints"][0]["port"] == "http-metrics" and sm["spec"]["endpoints"][0]["interval"] == "30s"
     obj = wait_for("Ready without the skip note", lambda: (o := get(kube_cluster, "processmonitor", "sm", namespace))

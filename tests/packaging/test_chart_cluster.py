@@ -122,7 +122,7 @@ def prometheus_operator_crds(kube_cluster: Any) -> Iterator[None]:
                 if (m := re.search(r"^metadata:\n(?:[ ]+.*\n)*?[ ]{2}name: (\S+)", doc, re.M)) and m[1] in PO_CRDS]
         assert len(docs) == len(PO_CRDS), "prometheus-operator crds lacks a CRD we render"
         kube_cluster.apply_yaml("\n---\n".join(docs), server_side=True)
-        kube_cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{n}" for n in PO_CRDS])
+        kube_cluster.wait_crds_established(*PO_CRDS)
     try:
         yield
     finally:
@@ -186,8 +186,7 @@ def test_rendered_chart_is_accepted_by_the_api_server(kube_cluster: Any, namespa
     for crd in sorted((CHART / "crds").glob("*.yaml")):
         kube_cluster.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=packaging-tests",
                              "-f", str(crd))
-    kube_cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                         "crd/clusterkopfpeerings.kopf.dev", "crd/processmonitors.monitoring.process-monitor.dev")
+    kube_cluster.wait_crds_established("clusterkopfpeerings.kopf.dev", "processmonitors.monitoring.process-monitor.dev")
     rendered = kube_cluster.helm("template", _release(), str(CHART), "--namespace", namespace,
                                  "--kube-version", kube_version(),
                                  "--set", "peering.enabled=true", "--set", "replicaCount=2",

@@ -66,8 +66,7 @@ def monitoring_crds(kube_cluster: Any) -> None:
     out = subprocess.run([str(_binary()), "crds"], capture_output=True, text=True, timeout=60, check=True)
     kube_cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=out.stdout, timeout=120)
     for crd in ("prometheuses", "servicemonitors", "podmonitors", "prometheusrules"):
-        kube_cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}.monitoring.coreos.com",
-                             "--timeout=60s")
+        kube_cluster.wait_crds_established(f"{crd}.monitoring.coreos.com")
 
 
 @contextlib.contextmanager

@@ -131,6 +131,24 @@ class Cluster:
             args += ["--server-side", "--force-conflicts"]
         return self.kubectl(*args, input=text, timeout=timeout)
 
+    def wait_crds_established(self, *names: str, timeout: float = 60.0) -> None:
+        """Wait until each CustomResourceDefinition (`name` or `crd/name`) is Established. Not `kubectl wait
+        --for=condition=Established`: that fails at once ("status.conditions accessor error") instead of waiting
+        while a just-created CRD has no conditions yet."""
+        deadline = time.monotonic() + timeout
+        for name in names:
+            name = name.removeprefix("crd/")
+            while True:
+                got = self.kubectl("get", "crd", name, "-o",
+                                   'jsonpath={.status.conditions[?(@.type=="Established")].status}', check=False,
+                                   timeout=30)
+                if got.returncode == 0 and got.stdout.strip() == "True":
+                    break
+                if time.monotonic() > deadline:
+                    raise ClusterError(f"CRD {name} not Established after {timeout:.0f}s: "
+                                       f"{(got.stderr or got.stdout).strip()[-300:]}")
+                time.sleep(0.2)
+
     def get_json(self, *args: str, timeout: float = 60.0) -> Any:
         """`kubectl get ARGS -o json`, parsed."""
         return json.loads(self.kubectl("get", *args, "-o", "json", timeout=timeout).stdout)
