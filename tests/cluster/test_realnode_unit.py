@@ -4,6 +4,8 @@ itself is proven by tests/realnode on this machine."""
 
 from __future__ import annotations
 
+import json
+import os
 import pathlib
 import tomllib
 
@@ -74,3 +76,23 @@ def test_base_image_key_follows_its_recipe() -> None:
     assert a == images.base_key("http://deb.debian.org/debian")
     assert a != images.base_key("http://mirror.example/debian")
     assert images.base_image_name(a).startswith("localhost/")
+
+
+def test_a_second_real_node_on_the_machine_is_refused_naming_the_first(monkeypatch: pytest.MonkeyPatch,
+                                                                       tmp_path: pathlib.Path) -> None:
+    """One kubelet fits per machine: with a live owner recorded for another state dir, preflight names it.
+    (The owner here is this test process itself, so it is alive; the machine's probes are made to pass.)"""
+    from localcluster import procs
+
+    owner_file = tmp_path / "real-node.json"
+    me = {"pid": os.getpid(), "starttime": procs.proc_starttime(os.getpid())}
+    owner_file.write_text(json.dumps({"state_dir": "/elsewhere/.cluster", "kubelet": me}))
+    monkeypatch.setattr(realnode, "OWNER_FILE", owner_file)
+    monkeypatch.setattr(realnode.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(realnode.shutil, "which", lambda exe: f"/usr/bin/{exe}")
+    monkeypatch.setattr(realnode, "_cgroups_usable", lambda: None)
+    monkeypatch.setattr(realnode.tools, "missing", lambda names: [])
+    monkeypatch.setattr(realnode, "CNI_BIN_DIR", tmp_path)
+    (tmp_path / "loopback").write_text("")
+    reason = realnode.preflight(tmp_path / "mine")
+    assert reason is not None and "/elsewhere/.cluster" in reason and "one kubelet fits per machine" in reason
