@@ -11,10 +11,10 @@ second collection after -once-to-stdout-delay and exit, or serve HTTP and watch 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
-import threading
 import time
 from collections.abc import Sequence
 
@@ -137,17 +137,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The main thread sleeps until a signal arrives (no periodic wake-ups: idle CPU stays at zero). Handlers only
     # set flags; the work happens in the loop below. SIGHUP is taken before the config is even read: its
     # default action terminates the process, and a reload request during a slow start-up must not do that.
-    wake = threading.Event()
+    # The wake-up is a self-pipe, not a threading.Event: a Python signal handler runs on the main thread between
+    # bytecodes, possibly while that thread holds the Event's non-reentrant lock inside wait() or clear(), and
+    # Event.set() there deadlocks the loop for good (a burst of SIGHUPs did it: no reload by SIGHUP ever again).
+    # os.write takes no Python lock; a full pipe means a wake-up is already pending.
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
     flags = {"stop": False, "hup": False}
+
+    def wake() -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.write(wake_w, b"!")
 
     def on_term(signum: int, _frame: object) -> None:
         log.info("received %s, shutting down", signal.Signals(signum).name)
         flags["stop"] = True
-        wake.set()
+        wake()
 
     def on_hup(_signum: int, _frame: object) -> None:
         flags["hup"] = True
-        wake.set()
+        wake()
 
     signal.signal(signal.SIGHUP, on_hup)
     if rest:
@@ -260,8 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         path or "from flags",
     )
     while not flags["stop"]:
-        wake.wait()
-        wake.clear()
+        os.read(wake_r, 4096)  # blocks until a handler writes; drains a burst in one read
         if flags["hup"]:
             flags["hup"] = False
             if reloader is not None:
