@@ -92,6 +92,19 @@ def owner() -> dict[str, Any] | None:
     return data if isinstance(kubelet, dict) and procs.alive(kubelet) else None
 
 
+def stale_owner() -> str | None:
+    """The state dir of a real node whose kubelet is gone but that was never stopped (its starter was killed, e.g.
+    a pytest run ended by a signal: shims, mounts and log links stay behind), or None."""
+    try:
+        data = json.loads(OWNER_FILE.read_text())
+    except (OSError, ValueError):
+        return None
+    kubelet = data.get("kubelet")
+    if not isinstance(kubelet, dict) or procs.alive(kubelet):
+        return None
+    return str(data.get("state_dir") or "") or None
+
+
 def preflight(state_dir: pathlib.Path) -> str | None:
     """None when this machine can run the real node for `state_dir`, else a one-line reason (then the cluster
     starts with kwok nodes only)."""
@@ -147,6 +160,12 @@ def start(state_dir: pathlib.Path, server: str, pki: pki_mod.Pki, kubectl: Calla
     entry: dict[str, Any] = {"node": NODE_NAME, "root": str(paths.root), "processes": {},
                              "created_host_kubelet_dir": not HOST_KUBELET_DIR.exists()}
 
+    stale = stale_owner()
+    if stale:
+        progress(f"real node: cleaning up after the real node of {stale}, which was never stopped")
+        for line in stop({"root": str(pathlib.Path(stale) / "realnode"), "processes": {}}, 10.0):
+            progress(f"  {line}")
+        OWNER_FILE.unlink(missing_ok=True)
     try:
         progress("real node: starting containerd")
         containerd = procs.spawn("containerd", ["containerd", "--config", str(paths.containerd_config)], log_dir,

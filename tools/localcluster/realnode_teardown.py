@@ -67,13 +67,33 @@ def _unmount_under(root: pathlib.Path) -> int:
     return len(set(points))
 
 
+def _kubepods_tops() -> list[pathlib.Path]:
+    tops = [CGROUP_ROOT / "kubepods"] + [d / "kubepods" for d in CGROUP_ROOT.iterdir() if d.is_dir()]
+    return [t for t in tops if t.is_dir()]
+
+
+def _kill_pod_processes() -> int:
+    """SIGKILL whatever still runs in the `kubepods` cgroups (the node's containers, when containerd died before it
+    could stop them: a killed test run); one kubelet per machine, so every such process is this node's."""
+    pids: set[int] = set()
+    for top in _kubepods_tops():
+        for dirpath, _dirs, _files in os.walk(top):
+            with contextlib.suppress(OSError, ValueError):
+                pids.update(int(x) for x in (pathlib.Path(dirpath) / "cgroup.procs").read_text().split())
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, 9)
+    deadline = time.monotonic() + 5
+    while pids and time.monotonic() < deadline:
+        pids = {pid for pid in pids if pathlib.Path(f"/proc/{pid}").exists()}
+        time.sleep(0.05)
+    return len(pids)
+
+
 def _remove_cgroups() -> int:
     """rmdir the kubelet's `kubepods` trees in every cgroup hierarchy, leaves first; returns how many removed."""
     removed = 0
-    tops = [CGROUP_ROOT / "kubepods"] + [d / "kubepods" for d in CGROUP_ROOT.iterdir() if d.is_dir()]
-    for top in tops:
-        if not top.is_dir():
-            continue
+    for top in _kubepods_tops():
         for dirpath, _dirs, _files in sorted(os.walk(top), key=lambda w: len(w[0]), reverse=True):
             with contextlib.suppress(OSError):
                 os.rmdir(dirpath)
@@ -136,6 +156,9 @@ def stop(entry: Mapping[str, Any], timeout: float) -> list[str]:
     deadline = time.monotonic() + 5
     while _pids_mentioning(str(paths.containerd_sock)) and time.monotonic() < deadline:
         time.sleep(0.1)
+    survivors = _kill_pod_processes()
+    if survivors:
+        report.append(f"pod processes: {survivors} still running after SIGKILL")
     report.append(f"mounts: {_unmount_under(paths.root)} unmounted")
     report.append(f"cgroups: {_remove_cgroups()} kubepods cgroups removed")
     report.append(f"log links: {_remove_log_links(paths.pod_logs)} removed from {HOST_CONTAINER_LOGS}")
