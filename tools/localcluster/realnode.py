@@ -82,27 +82,31 @@ def _cgroups_usable() -> str | None:
     return None
 
 
-def owner() -> dict[str, Any] | None:
-    """The machine's live real node, if any: {"state_dir", "kubelet": {pid, starttime}}."""
+def _owner_record() -> tuple[dict[str, Any], bool] | None:
+    """The recorded real node of this machine and whether its kubelet still runs; None when none is recorded."""
     try:
         data = json.loads(OWNER_FILE.read_text())
     except (OSError, ValueError):
         return None
-    kubelet = data.get("kubelet")
-    return data if isinstance(kubelet, dict) and procs.alive(kubelet) else None
+    kubelet = data.get("kubelet") if isinstance(data, dict) else None
+    if not isinstance(kubelet, dict):
+        return None
+    return data, procs.alive(kubelet)
+
+
+def owner() -> dict[str, Any] | None:
+    """The machine's live real node, if any: {"state_dir", "kubelet": {pid, starttime}}."""
+    record = _owner_record()
+    return record[0] if record and record[1] else None
 
 
 def stale_owner() -> str | None:
     """The state dir of a real node whose kubelet is gone but that was never stopped (its starter was killed, e.g.
     a pytest run ended by a signal: shims, mounts and log links stay behind), or None."""
-    try:
-        data = json.loads(OWNER_FILE.read_text())
-    except (OSError, ValueError):
+    record = _owner_record()
+    if record is None or record[1]:
         return None
-    kubelet = data.get("kubelet")
-    if not isinstance(kubelet, dict) or procs.alive(kubelet):
-        return None
-    return str(data.get("state_dir") or "") or None
+    return str(record[0].get("state_dir") or "") or None
 
 
 def preflight(state_dir: pathlib.Path) -> str | None:
@@ -163,9 +167,9 @@ def start(state_dir: pathlib.Path, server: str, pki: pki_mod.Pki, kubectl: Calla
     stale = stale_owner()
     if stale:
         progress(f"real node: cleaning up after the real node of {stale}, which was never stopped")
+        # stop() also removes the owner file, which names that state dir
         for line in stop({"root": str(pathlib.Path(stale) / "realnode"), "processes": {}}, 10.0):
             progress(f"  {line}")
-        OWNER_FILE.unlink(missing_ok=True)
     try:
         progress("real node: starting containerd")
         containerd = procs.spawn("containerd", ["containerd", "--config", str(paths.containerd_config)], log_dir,
