@@ -8,7 +8,7 @@ import pathlib
 import re
 
 import pytest
-from localcluster import cluster, pki, tools
+from localcluster import cluster, kubeconfig, pki, tools
 
 
 def test_parse_versions_ignores_comments_and_quotes() -> None:
@@ -65,10 +65,10 @@ def test_every_component_listens_on_loopback_only(tmp_path: pathlib.Path) -> Non
 
 def test_kubeconfig_embeds_credentials(tmp_path: pathlib.Path) -> None:
     p = pki.ensure_pki(tmp_path / "pki")
-    cfg = json.loads(cluster.kubeconfig_text("https://127.0.0.1:6443", p))
+    cfg = json.loads(kubeconfig.kubeconfig_text("https://127.0.0.1:6443", p))
     assert cfg["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:6443"
     assert cfg["users"][0]["user"]["client-key-data"]
-    assert cfg["current-context"] == cluster.CONTEXT
+    assert cfg["current-context"] == kubeconfig.CONTEXT
     # ensure_pki is idempotent: a complete PKI is kept as is.
     before = p.ca_crt.read_bytes()
     assert pki.ensure_pki(tmp_path / "pki").ca_crt.read_bytes() == before

@@ -21,7 +21,6 @@ nothing that uses it, may connect to them.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import dataclasses
 import fcntl
@@ -39,6 +38,7 @@ from typing import Any
 
 from . import pki as pki_mod
 from . import procs, realnode, tools
+from .kubeconfig import kubeconfig_text
 from .ports import free_ports
 
 # Start order; `down` stops in reverse.
@@ -48,7 +48,6 @@ SERVICE_CIDR = "10.0.0.0/24"
 NODE_PREFIX = "kwok-node-"
 NODE_ANNOTATION = "kwok.x-k8s.io/node"
 MAX_NODES = 2048  # podCIDRs are 10.244.0.0/24 .. 10.251.255.0/24
-CONTEXT = "process-monitor-local"
 # kwok v0.8.0 has no built-in behaviour: these upstream Stages are what kwokctl enables by default.
 KWOK_STAGES: tuple[str, ...] = (
     "node/fast/node-initialize.yaml",
@@ -268,23 +267,6 @@ def node_manifest(index: int) -> dict[str, Any]:
                    "addresses": [{"type": "InternalIP", "address": node_ip(index)},
                                  {"type": "Hostname", "address": name}]},
     }
-
-
-def kubeconfig_text(server: str, p: pki_mod.Pki) -> str:
-    """Admin kubeconfig with the CA, client cert and key embedded (self-contained, JSON is valid YAML)."""
-    def b64(path: pathlib.Path) -> str:
-        return base64.b64encode(path.read_bytes()).decode()
-
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": CONTEXT, "cluster": {"server": server, "certificate-authority-data": b64(p.ca_crt)}}],
-        "users": [{"name": "admin", "user": {"client-certificate-data": b64(p.admin_crt),
-                                             "client-key-data": b64(p.admin_key)}}],
-        "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": "admin"}}],
-        "current-context": CONTEXT,
-    }
-    return json.dumps(config, indent=2) + "\n"
 
 
 def component_argv(name: str, *, binary: pathlib.Path, state_dir: pathlib.Path, p: pki_mod.Pki,
