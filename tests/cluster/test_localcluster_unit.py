@@ -8,7 +8,7 @@ import pathlib
 import re
 
 import pytest
-from localcluster import cluster, kubeconfig, pki, tools
+from localcluster import cluster, kubeconfig, nodes, pki, tools
 
 
 def test_parse_versions_ignores_comments_and_quotes() -> None:
@@ -34,14 +34,14 @@ def test_missing_tool_error_says_how_to_build(tmp_path: pathlib.Path) -> None:
 
 
 def test_node_manifests_have_distinct_pod_cidrs_and_the_kwok_annotation() -> None:
-    nodes = [cluster.node_manifest(i) for i in (0, 1, 255, 256, cluster.MAX_NODES - 1)]
-    cidrs = [n["spec"]["podCIDR"] for n in nodes]
+    manifests = [nodes.node_manifest(i) for i in (0, 1, 255, 256, nodes.MAX_NODES - 1)]
+    cidrs = [n["spec"]["podCIDR"] for n in manifests]
     assert cidrs == ["10.244.0.0/24", "10.244.1.0/24", "10.244.255.0/24", "10.245.0.0/24", "10.251.255.0/24"]
-    assert all(n["metadata"]["annotations"][cluster.NODE_ANNOTATION] == "fake" for n in nodes)
+    assert all(n["metadata"]["annotations"][nodes.NODE_ANNOTATION] == "fake" for n in manifests)
     with pytest.raises(ValueError):
-        cluster.node_manifest(cluster.MAX_NODES)
-    ips = {cluster.node_ip(i) for i in range(cluster.MAX_NODES)}
-    assert len(ips) == cluster.MAX_NODES
+        nodes.node_manifest(nodes.MAX_NODES)
+    ips = {nodes.node_ip(i) for i in range(nodes.MAX_NODES)}
+    assert len(ips) == nodes.MAX_NODES
     assert all(ip.startswith("10.255.") and not ip.endswith((".0", ".255")) for ip in ips)
 
 

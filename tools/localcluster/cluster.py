@@ -39,15 +39,13 @@ from typing import Any
 from . import pki as pki_mod
 from . import procs, realnode, tools
 from .kubeconfig import kubeconfig_text
+from .nodes import MAX_NODES, NODE_ANNOTATION, NODE_PREFIX, node_manifest, node_name, node_ready
 from .ports import free_ports
 
 # Start order; `down` stops in reverse.
 COMPONENTS: tuple[str, ...] = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 CLUSTER_BINARIES: tuple[str, ...] = (*COMPONENTS, "kubectl")
 SERVICE_CIDR = "10.0.0.0/24"
-NODE_PREFIX = "kwok-node-"
-NODE_ANNOTATION = "kwok.x-k8s.io/node"
-MAX_NODES = 2048  # podCIDRs are 10.244.0.0/24 .. 10.251.255.0/24
 # kwok v0.8.0 has no built-in behaviour: these upstream Stages are what kwokctl enables by default.
 KWOK_STAGES: tuple[str, ...] = (
     "node/fast/node-initialize.yaml",
@@ -236,39 +234,6 @@ def _components(state: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 # --- manifests and configs (pure) ----------------------------------------------------------------------------------
 
-def node_name(index: int) -> str:
-    return f"{NODE_PREFIX}{index}"
-
-
-def node_ip(index: int) -> str:
-    """Fiction node address 10.255.x.y (outside the pod and service ranges)."""
-    return f"10.255.{index // 254}.{index % 254 + 1}"
-
-
-def node_manifest(index: int) -> dict[str, Any]:
-    """A fake node kwok manages (by annotation); status given so kwok keeps our capacity."""
-    if not 0 <= index < MAX_NODES:
-        raise ValueError(f"node index {index} out of range 0..{MAX_NODES - 1}")
-    name = node_name(index)
-    resources = {"cpu": "32", "memory": "256Gi", "pods": "110"}
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": name,
-            "annotations": {NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
-            "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-                       "type": "kwok"},
-        },
-        "spec": {"podCIDR": f"10.{244 + index // 256}.{index % 256}.0/24"},
-        # A fiction InternalIP (never reachable, but valid for EndpointSlices of hostNetwork pods, unlike loopback);
-        # without one kwok would leave nodes with no InternalIP at all.
-        "status": {"allocatable": dict(resources), "capacity": dict(resources),
-                   "addresses": [{"type": "InternalIP", "address": node_ip(index)},
-                                 {"type": "Hostname", "address": name}]},
-    }
-
-
 def component_argv(name: str, *, binary: pathlib.Path, state_dir: pathlib.Path, p: pki_mod.Pki,
                    ports: Mapping[str, int], kubeconfig: pathlib.Path, stages_dir: pathlib.Path) -> list[str]:
     """Command line of one component. Every listener is on 127.0.0.1."""
@@ -369,14 +334,6 @@ def _is_live(state_dir: pathlib.Path, state: Mapping[str, Any]) -> bool:
     return status == 200
 
 
-def _node_ready(node: Mapping[str, Any]) -> bool:
-    conditions = node.get("status", {}).get("conditions", [])
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-    # DaemonSets only land once KCM has lifted the not-ready taint, so count a node Ready only after that.
-    tainted = any(t.get("key") == "node.kubernetes.io/not-ready" for t in node.get("spec", {}).get("taints", []))
-    return ready and not tainted
-
-
 def _ensure_nodes(c: Cluster, count: int, state: dict[str, Any], timeout: float,
                   watch: Sequence[tuple[str, dict[str, Any]]]) -> Cluster:
     existing = {n["metadata"]["name"] for n in c.get_json("nodes")["items"]}
@@ -395,7 +352,7 @@ def _ensure_nodes(c: Cluster, count: int, state: dict[str, Any], timeout: float,
             items = c.get_json("nodes", "-l", "type=kwok", timeout=30)["items"]
         except (subprocess.SubprocessError, ValueError):
             return False
-        ready = {n["metadata"]["name"] for n in items if _node_ready(n)}
+        ready = {n["metadata"]["name"] for n in items if node_ready(n)}
         return set(names) <= ready
 
     procs.wait(f"{len(names)} nodes Ready", all_ready, timeout + 0.2 * len(names), watch=watch, log_dir=c.log_dir,
@@ -526,7 +483,7 @@ def status(state_dir: pathlib.Path) -> dict[str, Any]:
     if live:
         c = _cluster(state_dir, state, reused=True)
         try:
-            ready = sum(1 for n in c.get_json("nodes", timeout=20)["items"] if _node_ready(n))
+            ready = sum(1 for n in c.get_json("nodes", timeout=20)["items"] if node_ready(n))
         except (subprocess.SubprocessError, ValueError):
             ready = None
         if real:
