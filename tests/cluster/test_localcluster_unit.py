@@ -8,7 +8,7 @@ import pathlib
 import re
 
 import pytest
-from localcluster import cluster, kubeconfig, nodes, pki, tools
+from localcluster import components, kubeconfig, nodes, pki, tools
 
 
 def test_parse_versions_ignores_comments_and_quotes() -> None:
@@ -48,9 +48,9 @@ def test_node_manifests_have_distinct_pod_cidrs_and_the_kwok_annotation() -> Non
 def test_every_component_listens_on_loopback_only(tmp_path: pathlib.Path) -> None:
     p = pki.Pki(tmp_path / "pki")
     ports = {"etcd_client": 1, "etcd_peer": 2, "apiserver": 3, "scheduler": 4}
-    argvs = {name: cluster.component_argv(name, binary=pathlib.Path(name), state_dir=tmp_path, p=p, ports=ports,
+    argvs = {name: components.component_argv(name, binary=pathlib.Path(name), state_dir=tmp_path, p=p, ports=ports,
                                           kubeconfig=tmp_path / "kc", stages_dir=tmp_path / "stages")
-             for name in cluster.COMPONENTS}
+             for name in components.COMPONENTS}
     for name, argv in argvs.items():
         for arg in argv:
             for host in re.findall(r"://([^:/]+)", arg):
@@ -60,7 +60,7 @@ def test_every_component_listens_on_loopback_only(tmp_path: pathlib.Path) -> Non
     assert "--endpoint-reconciler-type=none" in argvs["kube-apiserver"]
     assert "--secure-port=0" in argvs["kube-controller-manager"]
     assert not any(a.startswith(("--node-port", "--server-address")) for a in argvs["kwok"])
-    assert sum(a.startswith("--config=") for a in argvs["kwok"]) == len(cluster.KWOK_STAGES)
+    assert sum(a.startswith("--config=") for a in argvs["kwok"]) == len(components.KWOK_STAGES)
 
 
 def test_kubeconfig_embeds_credentials(tmp_path: pathlib.Path) -> None:

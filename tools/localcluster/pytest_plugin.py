@@ -51,7 +51,7 @@ from typing import Any
 import pytest
 
 from . import cluster as cluster_mod
-from . import procs, tools
+from . import components, procs, tools
 
 SKIP_ENV = "PM_SKIP_CLUSTER"
 NODES_ENV = "PM_CLUSTER_NODES"
@@ -71,7 +71,7 @@ def _require_control_plane_tools() -> None:
     """Skip on PM_SKIP_CLUSTER=1; fail, saying how to build them, when the Go-built tools are missing."""
     if os.environ.get(SKIP_ENV) == "1":
         pytest.skip(f"{SKIP_ENV}=1: local control plane tests skipped")
-    missing = tools.missing(cluster_mod.CLUSTER_BINARIES)
+    missing = tools.missing(components.CLUSTER_BINARIES)
     if missing:
         pytest.fail(f"local control plane tools not built: {', '.join(missing)}. Run `make setup` (or `make tools`)"
                     f" to build them, or set {SKIP_ENV}=1 to skip cluster tests.", pytrace=False)
