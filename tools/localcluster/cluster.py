@@ -2,15 +2,7 @@
 kube-scheduler and kwok (fake nodes), all plain processes listening on 127.0.0.1 only.
 
 Called by `python -m localcluster` (make cluster-up/-down/-status) and by the pytest plugin. Everything a cluster
-owns lives in one state directory:
-
-    state.json   ports, server URL, node names, and each component's PID + kernel start time
-    kubeconfig   admin kubeconfig (client cert in O=system:masters), certificates embedded
-    pki/         CA, apiserver serving cert, admin client cert, ServiceAccount signing key
-    logs/        one log per component (<name>.log)
-    etcd/        etcd data (removed by `down`)
-    bin/         symlinks to the pinned kubectl, helm, ... (for a user's PATH)
-    helm/        helm's cache/config/data homes, so helm never touches ~/.config
+owns lives in one state directory (its layout: localcluster.state).
 
 `up` reuses a live cluster found in the state directory instead of starting a second one; `down` stops each
 component by its own recorded PID (checked against its start time, so a recycled PID is never signalled):
@@ -21,32 +13,26 @@ nothing that uses it, may connect to them.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import json
 import os
 import pathlib
-import shutil
 import ssl
 import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from . import pki as pki_mod
 from . import procs, realnode, tools
+from . import state as state_mod
 from .components import CLUSTER_BINARIES, COMPONENTS, component_argv
+from .errors import ClusterError
 from .kubeconfig import kubeconfig_text
 from .nodes import MAX_NODES, NODE_PREFIX, node_manifest, node_name, node_ready
 from .ports import free_ports
-
-
-class ClusterError(procs.SupervisionError):
-    """The local control plane could not be started/stopped; the message says which component and why.
-    (A failed wait raises its base class, procs.SupervisionError: catch that one.)"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,60 +168,9 @@ def _tls_context(p: pki_mod.Pki) -> ssl.SSLContext:
     return ctx
 
 
-@contextlib.contextmanager
-def _locked(state_dir: pathlib.Path, timeout: float) -> Iterator[None]:
-    """Exclusive lock on the state directory so two `up`s never start two clusters in it."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    with open(state_dir / ".lock", "w") as fh:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise ClusterError(f"another localcluster command holds {state_dir / '.lock'}") from None
-                time.sleep(0.2)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _load_state(state_dir: pathlib.Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((state_dir / "state.json").read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _save_state(state_dir: pathlib.Path, state: Mapping[str, Any]) -> None:
-    tmp = state_dir / "state.json.tmp"
-    tmp.write_text(json.dumps(state, indent=2) + "\n")
-    tmp.replace(state_dir / "state.json")
-
-
-def _components(state: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    procs = state.get("processes", {})
-    return [(n, procs[n]) for n in COMPONENTS if n in procs]
-
-
 # --- manifests and configs (pure) ----------------------------------------------------------------------------------
 
 # --- cluster operations ---------------------------------------------------------------------------------------------
-
-def _link_bins(bin_dir: pathlib.Path) -> None:
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    for name in tools.BINARY_NAMES:
-        try:
-            target = tools.binary(name)
-        except tools.ToolNotBuiltError:
-            continue
-        link = bin_dir / name
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(target)
-
 
 def _cluster(state_dir: pathlib.Path, state: Mapping[str, Any], reused: bool) -> Cluster:
     real = state.get("real_node") or {}
@@ -266,12 +201,12 @@ def _ensure_real_node(c: Cluster, settings: Settings, state: dict[str, Any],
         state["real_node"] = realnode.start(c.state_dir, c.server, pki_mod.Pki(c.state_dir / "pki"), c.kubectl,
                                             timeout=settings.start_timeout,
                                             die_with_parent=settings.die_with_parent, progress=progress)
-    _save_state(c.state_dir, state)
+    state_mod.save_state(c.state_dir, state)
     return _cluster(c.state_dir, state, c.reused)
 
 
 def _is_live(state_dir: pathlib.Path, state: Mapping[str, Any]) -> bool:
-    comps = _components(state)
+    comps = state_mod.recorded_components(state)
     if len(comps) != len(COMPONENTS) or not all(procs.alive(e) for _, e in comps):
         return False
     p = pki_mod.Pki(state_dir / "pki")
@@ -290,7 +225,7 @@ def _ensure_nodes(c: Cluster, count: int, state: dict[str, Any], timeout: float,
                   timeout=60 + len(todo))
     names = sorted(set(state.get("nodes", [])) | set(wanted), key=lambda n: int(n.removeprefix(NODE_PREFIX)))
     state["nodes"] = names
-    _save_state(c.state_dir, state)
+    state_mod.save_state(c.state_dir, state)
 
     def all_ready() -> bool:
         try:
@@ -314,32 +249,30 @@ def up(settings: Settings, *, progress: Callable[[str], None] = lambda _msg: Non
                            f"{realnode.KUBELET_PORT}/{realnode.KUBELET_HEALTHZ_PORT} and device-plugin socket are "
                            "fixed), so 0 or 1")
     state_dir = settings.state_dir.resolve()
-    with _locked(state_dir, settings.start_timeout):
-        old = _load_state(state_dir)
+    with state_mod.locked(state_dir, settings.start_timeout):
+        old = state_mod.load_state(state_dir)
         if old is not None and _is_live(state_dir, old):
             progress(f"reusing the live cluster in {state_dir}")
             c = _cluster(state_dir, old, reused=True)
-            _link_bins(c.bin_dir)
+            state_mod.link_bins(c.bin_dir)
             if len(c.nodes) < settings.nodes:
                 progress(f"adding nodes up to {settings.nodes}")
-                c = _ensure_nodes(c, settings.nodes, old, settings.start_timeout, _components(old))
+                c = _ensure_nodes(c, settings.nodes, old, settings.start_timeout, state_mod.recorded_components(old))
             return _ensure_real_node(c, settings, old, progress)
         if old is not None:
             progress("found a stale cluster state; stopping what is left of it")
-            procs.stop(list(reversed(_components(old))), settings.stop_timeout)
+            procs.stop(list(reversed(state_mod.recorded_components(old))), settings.stop_timeout)
         binaries = {name: tools.binary(name) for name in CLUSTER_BINARIES}
         stages_dir = tools.kwok_stages_dir()
-        shutil.rmtree(state_dir / "etcd", ignore_errors=True)
-        (state_dir / "state.json").unlink(missing_ok=True)
+        state_mod.reset(state_dir)
         log_dir = state_dir / "logs"
-        shutil.rmtree(log_dir, ignore_errors=True)
         p = pki_mod.ensure_pki(state_dir / "pki")
         ports = dict(zip(("etcd_client", "etcd_peer", "apiserver", "scheduler"), free_ports(4), strict=True))
         server = f"https://127.0.0.1:{ports['apiserver']}"
         kubeconfig = state_dir / "kubeconfig"
         kubeconfig.write_text(kubeconfig_text(server, p))
         kubeconfig.chmod(0o600)
-        _link_bins(state_dir / "bin")
+        state_mod.link_bins(state_dir / "bin")
         state: dict[str, Any] = {"server": server, "ports": ports, "processes": {}, "nodes": [],
                                  "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         ctx = _tls_context(p)
@@ -349,7 +282,7 @@ def up(settings: Settings, *, progress: Callable[[str], None] = lambda _msg: Non
                                   kubeconfig=kubeconfig, stages_dir=stages_dir)
             entry = procs.spawn(name, argv, log_dir, settings.die_with_parent)
             state["processes"][name] = entry
-            _save_state(state_dir, state)  # recorded at once, so `down` can stop a half-started cluster
+            state_mod.save_state(state_dir, state)  # recorded at once, so `down` can stop a half-started cluster
             return name, entry
 
         t = settings.start_timeout
@@ -378,7 +311,7 @@ def up(settings: Settings, *, progress: Callable[[str], None] = lambda _msg: Non
         except BaseException:
             if state.get("real_node"):
                 realnode.stop(state["real_node"], settings.stop_timeout)
-            procs.stop(list(reversed(_components(state))), settings.stop_timeout)
+            procs.stop(list(reversed(state_mod.recorded_components(state))), settings.stop_timeout)
             (state_dir / "state.json").unlink(missing_ok=True)
             raise
         return c
@@ -389,23 +322,22 @@ def down(state_dir: pathlib.Path, timeout: float = 10.0) -> list[str]:
     state_dir = state_dir.resolve()
     if not (state_dir / "state.json").exists():
         return [f"no cluster state in {state_dir}: nothing to stop"]
-    with _locked(state_dir, 60.0):
-        state = _load_state(state_dir)
+    with state_mod.locked(state_dir, 60.0):
+        state = state_mod.load_state(state_dir)
         if state is None:
             return [f"no cluster state in {state_dir}: nothing to stop"]
         report = realnode.stop(state["real_node"], timeout) if state.get("real_node") else []
-        comps = list(reversed(_components(state)))
+        comps = list(reversed(state_mod.recorded_components(state)))
         # Clients of etcd first (all at once), etcd last, so the apiserver shuts down against a live store.
         report += procs.stop([x for x in comps if x[0] != "etcd"], timeout)
         report += procs.stop([x for x in comps if x[0] == "etcd"], timeout)
-        (state_dir / "state.json").unlink(missing_ok=True)
-        shutil.rmtree(state_dir / "etcd", ignore_errors=True)
+        state_mod.forget(state_dir)
         return report
 
 
 def real_node_ctr(state_dir: pathlib.Path) -> list[str] | None:
     """`ctr` argv for the live real node of the cluster in state_dir, or None when none runs there."""
-    state = _load_state(state_dir.resolve())
+    state = state_mod.load_state(state_dir.resolve())
     if state is None or not _real_node_alive(state):
         return None
     return realnode.ctr_argv(realnode.Paths(pathlib.Path(state["real_node"]["root"])))
@@ -415,10 +347,11 @@ def status(state_dir: pathlib.Path) -> dict[str, Any]:
     """What runs in state_dir: {"running": bool, "server", "components": {name: "running pid N" | "down"},
     "nodes_ready": int | None, "nodes": [...]}."""
     state_dir = state_dir.resolve()
-    state = _load_state(state_dir)
+    state = state_mod.load_state(state_dir)
     if state is None:
         return {"running": False, "state_dir": str(state_dir), "components": {}, "nodes": [], "nodes_ready": None}
-    comps = {name: (f"running (pid {e['pid']})" if procs.alive(e) else "down") for name, e in _components(state)}
+    comps = {name: (f"running (pid {e['pid']})" if procs.alive(e) else "down")
+             for name, e in state_mod.recorded_components(state)}
     real = state.get("real_node") or {}
     for name, e in real.get("processes", {}).items():
         comps[f"{name} ({real['node']})"] = f"running (pid {e['pid']})" if procs.alive(e) else "down"
