@@ -17,18 +17,15 @@ import dataclasses
 import json
 import os
 import pathlib
-import ssl
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from . import pki as pki_mod
-from . import procs, realnode, tools
+from . import probe, procs, realnode, tools
 from . import state as state_mod
-from .components import CLUSTER_BINARIES, COMPONENTS, component_argv
+from .components import CLUSTER_BINARIES, component_argv
 from .errors import ClusterError
 from .kubeconfig import kubeconfig_text
 from .nodes import MAX_NODES, NODE_PREFIX, node_manifest, node_name, node_ready
@@ -140,36 +137,6 @@ def _run(argv: Sequence[str], *, env: Mapping[str, str], input: str | None, chec
     return proc
 
 
-# --- small helpers ------------------------------------------------------------------------------------------------
-
-
-
-# No proxies ever: this cluster is on loopback only, and urllib would otherwise honour *_proxy variables.
-def _opener(context: ssl.SSLContext | None) -> urllib.request.OpenerDirector:
-    handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
-    if context is not None:
-        handlers.append(urllib.request.HTTPSHandler(context=context))
-    return urllib.request.build_opener(*handlers)
-
-
-def _get(url: str, context: ssl.SSLContext | None = None, timeout: float = 3.0) -> tuple[int, str]:
-    try:
-        with _opener(context).open(url, timeout=timeout) as resp:
-            return resp.status, resp.read().decode(errors="replace")
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode(errors="replace")
-    except (OSError, ssl.SSLError) as err:
-        return 0, str(err)
-
-
-def _tls_context(p: pki_mod.Pki) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(cafile=str(p.ca_crt))
-    ctx.load_cert_chain(str(p.admin_crt), str(p.admin_key))
-    return ctx
-
-
-# --- manifests and configs (pure) ----------------------------------------------------------------------------------
-
 # --- cluster operations ---------------------------------------------------------------------------------------------
 
 def _cluster(state_dir: pathlib.Path, state: Mapping[str, Any], reused: bool) -> Cluster:
@@ -203,15 +170,6 @@ def _ensure_real_node(c: Cluster, settings: Settings, state: dict[str, Any],
                                             die_with_parent=settings.die_with_parent, progress=progress)
     state_mod.save_state(c.state_dir, state)
     return _cluster(c.state_dir, state, c.reused)
-
-
-def _is_live(state_dir: pathlib.Path, state: Mapping[str, Any]) -> bool:
-    comps = state_mod.recorded_components(state)
-    if len(comps) != len(COMPONENTS) or not all(procs.alive(e) for _, e in comps):
-        return False
-    p = pki_mod.Pki(state_dir / "pki")
-    status, _ = _get(f"{state['server']}/readyz", _tls_context(p))
-    return status == 200
 
 
 def _ensure_nodes(c: Cluster, count: int, state: dict[str, Any], timeout: float,
@@ -251,7 +209,7 @@ def up(settings: Settings, *, progress: Callable[[str], None] = lambda _msg: Non
     state_dir = settings.state_dir.resolve()
     with state_mod.locked(state_dir, settings.start_timeout):
         old = state_mod.load_state(state_dir)
-        if old is not None and _is_live(state_dir, old):
+        if old is not None and probe.is_live(state_dir, old):
             progress(f"reusing the live cluster in {state_dir}")
             c = _cluster(state_dir, old, reused=True)
             state_mod.link_bins(c.bin_dir)
@@ -275,7 +233,7 @@ def up(settings: Settings, *, progress: Callable[[str], None] = lambda _msg: Non
         state_mod.link_bins(state_dir / "bin")
         state: dict[str, Any] = {"server": server, "ports": ports, "processes": {}, "nodes": [],
                                  "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        ctx = _tls_context(p)
+        ctx = probe.tls_context(p)
 
         def start(name: str) -> tuple[str, dict[str, Any]]:
             argv = component_argv(name, binary=binaries[name], state_dir=state_dir, p=p, ports=ports,
@@ -289,11 +247,11 @@ def up(settings: Settings, *, progress: Callable[[str], None] = lambda _msg: Non
         try:
             progress("starting etcd")
             etcd = start("etcd")
-            procs.wait("etcd /health", lambda: '"health":"true"' in _get(f"http://127.0.0.1:{ports['etcd_client']}/health")[1],
+            procs.wait("etcd /health", lambda: probe.etcd_healthy(ports["etcd_client"]),
                   t, watch=[etcd], log_dir=log_dir)
             progress("starting kube-apiserver")
             api = start("kube-apiserver")
-            procs.wait("kube-apiserver /readyz", lambda: _get(f"{server}/readyz", ctx)[0] == 200, t,
+            procs.wait("kube-apiserver /readyz", lambda: probe.apiserver_ready(server, ctx), t,
                   watch=[etcd, api], log_dir=log_dir)
             progress("starting kube-controller-manager, kube-scheduler, kwok")
             watch = [etcd, api, start("kube-controller-manager"), start("kube-scheduler"), start("kwok")]
@@ -355,7 +313,7 @@ def status(state_dir: pathlib.Path) -> dict[str, Any]:
     real = state.get("real_node") or {}
     for name, e in real.get("processes", {}).items():
         comps[f"{name} ({real['node']})"] = f"running (pid {e['pid']})" if procs.alive(e) else "down"
-    live = _is_live(state_dir, state)
+    live = probe.is_live(state_dir, state)
     ready = None
     runtime = None
     if live:
