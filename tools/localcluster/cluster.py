@@ -22,14 +22,20 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from . import nodes as nodes_mod
 from . import pki as pki_mod
 from . import probe, procs, realnode, tools
 from . import state as state_mod
-from .components import CLUSTER_BINARIES, component_argv
+from .components import CLUSTER_BINARIES, COMPONENTS, component_argv, recorded_components
 from .errors import ClusterError
 from .kubeconfig import kubeconfig_text
-from .nodes import MAX_NODES, NODE_PREFIX, node_manifest, node_name, node_ready
+from .nodes import MAX_NODES, node_name, node_ready
 from .ports import free_ports
+
+# The public surface (tests, tools/, bench/); the constants and node_name are re-exported from the modules that own
+# them so `cluster.X` keeps working for callers written before the split.
+__all__ = ["CLUSTER_BINARIES", "COMPONENTS", "MAX_NODES", "Cluster", "ClusterError", "Settings", "down", "node_name",
+           "real_node_ctr", "status", "up"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,107 +178,122 @@ def _ensure_real_node(c: Cluster, settings: Settings, state: dict[str, Any],
     return _cluster(c.state_dir, state, c.reused)
 
 
-def _ensure_nodes(c: Cluster, count: int, state: dict[str, Any], timeout: float,
-                  watch: Sequence[tuple[str, dict[str, Any]]]) -> Cluster:
-    existing = {n["metadata"]["name"] for n in c.get_json("nodes")["items"]}
-    wanted = [node_name(i) for i in range(count)]
-    todo = [i for i in range(count) if node_name(i) not in existing]
-    if todo:
-        items = [node_manifest(i) for i in todo]
-        c.kubectl("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}),
-                  timeout=60 + len(todo))
-    names = sorted(set(state.get("nodes", [])) | set(wanted), key=lambda n: int(n.removeprefix(NODE_PREFIX)))
-    state["nodes"] = names
-    state_mod.save_state(c.state_dir, state)
-
-    def all_ready() -> bool:
-        try:
-            items = c.get_json("nodes", "-l", "type=kwok", timeout=30)["items"]
-        except (subprocess.SubprocessError, ValueError):
-            return False
-        ready = {n["metadata"]["name"] for n in items if node_ready(n)}
-        return set(names) <= ready
-
-    procs.wait(f"{len(names)} nodes Ready", all_ready, timeout + 0.2 * len(names), watch=watch, log_dir=c.log_dir,
-          interval=1.0)
-    return dataclasses.replace(c, nodes=tuple(names))
-
-
-def up(settings: Settings, *, progress: Callable[[str], None] = lambda _msg: None) -> Cluster:
-    """Start a cluster in settings.state_dir, or reuse the live one there (adding nodes up to settings.nodes)."""
+def _check(settings: Settings) -> None:
     if not 1 <= settings.nodes <= MAX_NODES:
         raise ClusterError(f"--nodes must be between 1 and {MAX_NODES}, got {settings.nodes}")
     if not 0 <= settings.real_nodes <= 1:
         raise ClusterError(f"--real-nodes {settings.real_nodes}: one kubelet fits per machine (its ports "
                            f"{realnode.KUBELET_PORT}/{realnode.KUBELET_HEALTHZ_PORT} and device-plugin socket are "
                            "fixed), so 0 or 1")
+
+
+def _reuse(state_dir: pathlib.Path, state: dict[str, Any], settings: Settings,
+           progress: Callable[[str], None]) -> Cluster:
+    """The live cluster in state_dir, with nodes added up to settings.nodes and the real node if asked for."""
+    progress(f"reusing the live cluster in {state_dir}")
+    c = _cluster(state_dir, state, reused=True)
+    state_mod.link_bins(c.bin_dir)
+    if len(c.nodes) < settings.nodes:
+        progress(f"adding nodes up to {settings.nodes}")
+        c = nodes_mod.ensure_nodes(c, settings.nodes, state, settings.start_timeout,
+                                   recorded_components(state))
+    return _ensure_real_node(c, settings, state, progress)
+
+
+@dataclasses.dataclass
+class _Launch:
+    """What a fresh start needs to spawn the components: paths, ports, PKI, and the state being recorded."""
+
+    state_dir: pathlib.Path
+    binaries: dict[str, pathlib.Path]
+    stages_dir: pathlib.Path
+    p: pki_mod.Pki
+    state: dict[str, Any]
+    die_with_parent: bool
+
+    @property
+    def log_dir(self) -> pathlib.Path:
+        return self.state_dir / "logs"
+
+    def start(self, name: str) -> tuple[str, dict[str, Any]]:
+        """Spawn one component and record it in state.json at once, so `down` can stop a half-started cluster."""
+        argv = component_argv(name, binary=self.binaries[name], state_dir=self.state_dir, p=self.p,
+                              ports=self.state["ports"], kubeconfig=self.state_dir / "kubeconfig",
+                              stages_dir=self.stages_dir)
+        entry = procs.spawn(name, argv, self.log_dir, self.die_with_parent)
+        self.state["processes"][name] = entry
+        state_mod.save_state(self.state_dir, self.state)
+        return name, entry
+
+
+def _prepare(state_dir: pathlib.Path, settings: Settings) -> _Launch:
+    """Clear what an old cluster left, then write the PKI, kubeconfig and bin links of a fresh one on new ports."""
+    binaries = {name: tools.binary(name) for name in CLUSTER_BINARIES}  # a missing tool fails before any change
+    stages_dir = tools.kwok_stages_dir()
+    state_mod.reset(state_dir)
+    p = pki_mod.ensure_pki(state_dir / "pki")
+    ports = dict(zip(("etcd_client", "etcd_peer", "apiserver", "scheduler"), free_ports(4), strict=True))
+    server = f"https://127.0.0.1:{ports['apiserver']}"
+    kubeconfig = state_dir / "kubeconfig"
+    kubeconfig.write_text(kubeconfig_text(server, p))
+    kubeconfig.chmod(0o600)
+    state_mod.link_bins(state_dir / "bin")
+    state: dict[str, Any] = {"server": server, "ports": ports, "processes": {}, "nodes": [],
+                             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    return _Launch(state_dir, binaries, stages_dir, p, state, settings.die_with_parent)
+
+
+def _start(launch: _Launch, settings: Settings, progress: Callable[[str], None]) -> Cluster:
+    """Start the components in order, each once the one it needs is healthy; then nodes, ServiceAccount, real node."""
+    t, log_dir, state = settings.start_timeout, launch.log_dir, launch.state
+    server, ctx = state["server"], probe.tls_context(launch.p)
+    progress("starting etcd")
+    etcd = launch.start("etcd")
+    procs.wait("etcd /health", lambda: probe.etcd_healthy(state["ports"]["etcd_client"]), t, watch=[etcd],
+               log_dir=log_dir)
+    progress("starting kube-apiserver")
+    api = launch.start("kube-apiserver")
+    procs.wait("kube-apiserver /readyz", lambda: probe.apiserver_ready(server, ctx), t, watch=[etcd, api],
+               log_dir=log_dir)
+    progress("starting kube-controller-manager, kube-scheduler, kwok")
+    watch = [etcd, api, *(launch.start(n) for n in ("kube-controller-manager", "kube-scheduler", "kwok"))]
+    c = _cluster(launch.state_dir, state, reused=False)
+    progress(f"creating {settings.nodes} fake nodes and waiting for them to be Ready")
+    c = nodes_mod.ensure_nodes(c, settings.nodes, state, t, watch)
+
+    def default_sa() -> bool:
+        return c.kubectl("get", "serviceaccount", "default", "-n", "default", check=False,
+                         timeout=30).returncode == 0
+
+    procs.wait("the default ServiceAccount (kube-controller-manager)", default_sa, t, watch=watch, log_dir=log_dir)
+    return _ensure_real_node(c, settings, state, progress)
+
+
+def _abandon(state_dir: pathlib.Path, state: Mapping[str, Any], timeout: float) -> None:
+    """A start that failed half-way: stop what it started (real node first) and record that nothing runs."""
+    if state.get("real_node"):
+        realnode.stop(state["real_node"], timeout)
+    procs.stop(list(reversed(recorded_components(state))), timeout)
+    (state_dir / "state.json").unlink(missing_ok=True)
+
+
+def up(settings: Settings, *, progress: Callable[[str], None] = lambda _msg: None) -> Cluster:
+    """Start a cluster in settings.state_dir, or reuse the live one there (adding nodes up to settings.nodes)."""
+    _check(settings)
     state_dir = settings.state_dir.resolve()
     with state_mod.locked(state_dir, settings.start_timeout):
         old = state_mod.load_state(state_dir)
         if old is not None and probe.is_live(state_dir, old):
-            progress(f"reusing the live cluster in {state_dir}")
-            c = _cluster(state_dir, old, reused=True)
-            state_mod.link_bins(c.bin_dir)
-            if len(c.nodes) < settings.nodes:
-                progress(f"adding nodes up to {settings.nodes}")
-                c = _ensure_nodes(c, settings.nodes, old, settings.start_timeout, state_mod.recorded_components(old))
-            return _ensure_real_node(c, settings, old, progress)
+            return _reuse(state_dir, old, settings, progress)
         if old is not None:
             progress("found a stale cluster state; stopping what is left of it")
-            procs.stop(list(reversed(state_mod.recorded_components(old))), settings.stop_timeout)
-        binaries = {name: tools.binary(name) for name in CLUSTER_BINARIES}
-        stages_dir = tools.kwok_stages_dir()
-        state_mod.reset(state_dir)
-        log_dir = state_dir / "logs"
-        p = pki_mod.ensure_pki(state_dir / "pki")
-        ports = dict(zip(("etcd_client", "etcd_peer", "apiserver", "scheduler"), free_ports(4), strict=True))
-        server = f"https://127.0.0.1:{ports['apiserver']}"
-        kubeconfig = state_dir / "kubeconfig"
-        kubeconfig.write_text(kubeconfig_text(server, p))
-        kubeconfig.chmod(0o600)
-        state_mod.link_bins(state_dir / "bin")
-        state: dict[str, Any] = {"server": server, "ports": ports, "processes": {}, "nodes": [],
-                                 "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        ctx = probe.tls_context(p)
-
-        def start(name: str) -> tuple[str, dict[str, Any]]:
-            argv = component_argv(name, binary=binaries[name], state_dir=state_dir, p=p, ports=ports,
-                                  kubeconfig=kubeconfig, stages_dir=stages_dir)
-            entry = procs.spawn(name, argv, log_dir, settings.die_with_parent)
-            state["processes"][name] = entry
-            state_mod.save_state(state_dir, state)  # recorded at once, so `down` can stop a half-started cluster
-            return name, entry
-
-        t = settings.start_timeout
+            procs.stop(list(reversed(recorded_components(old))), settings.stop_timeout)
+        launch = _prepare(state_dir, settings)
         try:
-            progress("starting etcd")
-            etcd = start("etcd")
-            procs.wait("etcd /health", lambda: probe.etcd_healthy(ports["etcd_client"]),
-                  t, watch=[etcd], log_dir=log_dir)
-            progress("starting kube-apiserver")
-            api = start("kube-apiserver")
-            procs.wait("kube-apiserver /readyz", lambda: probe.apiserver_ready(server, ctx), t,
-                  watch=[etcd, api], log_dir=log_dir)
-            progress("starting kube-controller-manager, kube-scheduler, kwok")
-            watch = [etcd, api, start("kube-controller-manager"), start("kube-scheduler"), start("kwok")]
-            c = _cluster(state_dir, state, reused=False)
-            progress(f"creating {settings.nodes} fake nodes and waiting for them to be Ready")
-            c = _ensure_nodes(c, settings.nodes, state, t, watch)
-
-            def default_sa() -> bool:
-                return c.kubectl("get", "serviceaccount", "default", "-n", "default", check=False,
-                                 timeout=30).returncode == 0
-
-            procs.wait("the default ServiceAccount (kube-controller-manager)", default_sa, t, watch=watch,
-                       log_dir=log_dir)
-            c = _ensure_real_node(c, settings, state, progress)
+            return _start(launch, settings, progress)
         except BaseException:
-            if state.get("real_node"):
-                realnode.stop(state["real_node"], settings.stop_timeout)
-            procs.stop(list(reversed(state_mod.recorded_components(state))), settings.stop_timeout)
-            (state_dir / "state.json").unlink(missing_ok=True)
+            _abandon(state_dir, launch.state, settings.stop_timeout)
             raise
-        return c
 
 
 def down(state_dir: pathlib.Path, timeout: float = 10.0) -> list[str]:
@@ -285,7 +306,7 @@ def down(state_dir: pathlib.Path, timeout: float = 10.0) -> list[str]:
         if state is None:
             return [f"no cluster state in {state_dir}: nothing to stop"]
         report = realnode.stop(state["real_node"], timeout) if state.get("real_node") else []
-        comps = list(reversed(state_mod.recorded_components(state)))
+        comps = list(reversed(recorded_components(state)))
         # Clients of etcd first (all at once), etcd last, so the apiserver shuts down against a live store.
         report += procs.stop([x for x in comps if x[0] != "etcd"], timeout)
         report += procs.stop([x for x in comps if x[0] == "etcd"], timeout)
@@ -309,7 +330,7 @@ def status(state_dir: pathlib.Path) -> dict[str, Any]:
     if state is None:
         return {"running": False, "state_dir": str(state_dir), "components": {}, "nodes": [], "nodes_ready": None}
     comps = {name: (f"running (pid {e['pid']})" if procs.alive(e) else "down")
-             for name, e in state_mod.recorded_components(state)}
+             for name, e in recorded_components(state)}
     real = state.get("real_node") or {}
     for name, e in real.get("processes", {}).items():
         comps[f"{name} ({real['node']})"] = f"running (pid {e['pid']})" if procs.alive(e) else "down"

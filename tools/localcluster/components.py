@@ -1,13 +1,15 @@
 """The control plane's components: their start order and the command line of each (every listener on 127.0.0.1).
 
 Called by localcluster.cluster (`up` spawns them in COMPONENTS order, `down` stops them in reverse) and by the
-pytest plugin (CLUSTER_BINARIES: the tools a cluster needs built). Pure: nothing here starts a process.
+pytest plugin (CLUSTER_BINARIES: the tools a cluster needs built). Pure: nothing here starts a process;
+`recorded_components` reads them back from a cluster's state.json, in start order.
 """
 
 from __future__ import annotations
 
 import pathlib
 from collections.abc import Mapping
+from typing import Any
 
 from . import pki as pki_mod
 from .nodes import NODE_ANNOTATION
@@ -67,3 +69,9 @@ def component_argv(name: str, *, binary: pathlib.Path, state_dir: pathlib.Path, 
                 "--node-lease-duration-seconds=40", "--cidr=10.244.0.0/16",
                 *(f"--config={stages_dir / s}" for s in KWOK_STAGES)]
     raise ValueError(f"unknown component {name!r}")
+
+
+def recorded_components(state: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(name, process entry) of each control-plane component recorded in state, in start order."""
+    procs = state.get("processes", {})
+    return [(n, procs[n]) for n in COMPONENTS if n in procs]

@@ -1,4 +1,5 @@
-"""The kwok nodes of the local cluster: names, fiction addresses, the Node manifest kwok manages, and readiness.
+"""The kwok nodes of the local cluster: names, fiction addresses, the Node manifest kwok manages, readiness, and
+`ensure_nodes` (create the missing ones, wait until all are Ready).
 
 Called by localcluster.cluster (`up` creates the nodes and waits for them) and by tests of the manifests. The
 addresses are fiction: no container ever runs on a kwok node, so nothing may connect to them.
@@ -6,8 +7,17 @@ addresses are fiction: no container ever runs on a kwok node, so nothing may con
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import dataclasses
+import json
+import subprocess
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from . import procs
+from .state import save_state
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
 
 NODE_PREFIX = "kwok-node-"
 NODE_ANNOTATION = "kwok.x-k8s.io/node"
@@ -55,3 +65,31 @@ def node_ready(node: Mapping[str, Any]) -> bool:
     # DaemonSets only land once KCM has lifted the not-ready taint, so count a node Ready only after that.
     tainted = any(t.get("key") == "node.kubernetes.io/not-ready" for t in node.get("spec", {}).get("taints", []))
     return ready and not tainted
+
+
+def ensure_nodes(c: Cluster, count: int, state: dict[str, Any], timeout: float,
+                 watch: Sequence[tuple[str, dict[str, Any]]]) -> Cluster:
+    """Create the kwok nodes 0..count-1 that are missing, record every node name in state.json, and wait until
+    all of them are Ready (while watching that no component in `watch` died). Returns `c` with its nodes."""
+    existing = {n["metadata"]["name"] for n in c.get_json("nodes")["items"]}
+    wanted = [node_name(i) for i in range(count)]
+    todo = [i for i in range(count) if node_name(i) not in existing]
+    if todo:
+        items = [node_manifest(i) for i in todo]
+        c.kubectl("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}),
+                  timeout=60 + len(todo))
+    names = sorted(set(state.get("nodes", [])) | set(wanted), key=lambda n: int(n.removeprefix(NODE_PREFIX)))
+    state["nodes"] = names
+    save_state(c.state_dir, state)
+
+    def all_ready() -> bool:
+        try:
+            items = c.get_json("nodes", "-l", "type=kwok", timeout=30)["items"]
+        except (subprocess.SubprocessError, ValueError):
+            return False
+        ready = {n["metadata"]["name"] for n in items if node_ready(n)}
+        return set(names) <= ready
+
+    procs.wait(f"{len(names)} nodes Ready", all_ready, timeout + 0.2 * len(names), watch=watch, log_dir=c.log_dir,
+               interval=1.0)
+    return dataclasses.replace(c, nodes=tuple(names))

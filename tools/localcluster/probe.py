@@ -16,8 +16,7 @@ from typing import Any
 
 from . import pki as pki_mod
 from . import procs
-from .components import COMPONENTS
-from .state import recorded_components
+from .components import COMPONENTS, recorded_components
 
 
 # No proxies ever: this cluster is on loopback only, and urllib would otherwise honour *_proxy variables.

@@ -26,7 +26,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from . import tools
-from .components import COMPONENTS
 from .errors import ClusterError
 
 
@@ -63,12 +62,6 @@ def save_state(state_dir: pathlib.Path, state: Mapping[str, Any]) -> None:
     tmp = state_dir / "state.json.tmp"
     tmp.write_text(json.dumps(state, indent=2) + "\n")
     tmp.replace(state_dir / "state.json")
-
-
-def recorded_components(state: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(name, process entry) of each control-plane component recorded in state, in start order."""
-    procs = state.get("processes", {})
-    return [(n, procs[n]) for n in COMPONENTS if n in procs]
 
 
 def reset(state_dir: pathlib.Path) -> None:
