@@ -1,8 +1,11 @@
 """Start, reuse, inspect and stop the local control plane: etcd, kube-apiserver, kube-controller-manager,
 kube-scheduler and kwok (fake nodes), all plain processes listening on 127.0.0.1 only.
 
-Called by `python -m localcluster` (make cluster-up/-down/-status) and by the pytest plugin. Everything a cluster
-owns lives in one state directory (its layout: localcluster.state).
+Called by `python -m localcluster` (make cluster-up/-down/-status) and by the pytest plugin. This module holds the
+`Cluster` handle (kubectl/helm against it) and up/down/status; the parts live beside it: `state` (the state
+directory, its lock and state.json), `launch` (a fresh start of the processes), `components` (their command
+lines), `probe` (HTTP health checks), `nodes` (kwok nodes), `kubeconfig`, `realnode` (kubelet + containerd) and
+`procs` (the one process supervisor).
 
 `up` reuses a live cluster found in the state directory instead of starting a second one; `down` stops each
 component by its own recorded PID (checked against its start time, so a recycled PID is never signalled):
@@ -26,11 +29,10 @@ from . import nodes as nodes_mod
 from . import pki as pki_mod
 from . import probe, procs, realnode, tools
 from . import state as state_mod
-from .components import CLUSTER_BINARIES, COMPONENTS, component_argv, recorded_components
+from .components import CLUSTER_BINARIES, COMPONENTS, recorded_components
 from .errors import ClusterError
-from .kubeconfig import kubeconfig_text
+from .launch import Launch, prepare, start_control_plane
 from .nodes import MAX_NODES, node_name, node_ready
-from .ports import free_ports
 
 # The public surface (tests, tools/, bench/); the constants and node_name are re-exported from the modules that own
 # them so `cluster.X` keeps working for callers written before the split.
@@ -200,63 +202,10 @@ def _reuse(state_dir: pathlib.Path, state: dict[str, Any], settings: Settings,
     return _ensure_real_node(c, settings, state, progress)
 
 
-@dataclasses.dataclass
-class _Launch:
-    """What a fresh start needs to spawn the components: paths, ports, PKI, and the state being recorded."""
-
-    state_dir: pathlib.Path
-    binaries: dict[str, pathlib.Path]
-    stages_dir: pathlib.Path
-    p: pki_mod.Pki
-    state: dict[str, Any]
-    die_with_parent: bool
-
-    @property
-    def log_dir(self) -> pathlib.Path:
-        return self.state_dir / "logs"
-
-    def start(self, name: str) -> tuple[str, dict[str, Any]]:
-        """Spawn one component and record it in state.json at once, so `down` can stop a half-started cluster."""
-        argv = component_argv(name, binary=self.binaries[name], state_dir=self.state_dir, p=self.p,
-                              ports=self.state["ports"], kubeconfig=self.state_dir / "kubeconfig",
-                              stages_dir=self.stages_dir)
-        entry = procs.spawn(name, argv, self.log_dir, self.die_with_parent)
-        self.state["processes"][name] = entry
-        state_mod.save_state(self.state_dir, self.state)
-        return name, entry
-
-
-def _prepare(state_dir: pathlib.Path, settings: Settings) -> _Launch:
-    """Clear what an old cluster left, then write the PKI, kubeconfig and bin links of a fresh one on new ports."""
-    binaries = {name: tools.binary(name) for name in CLUSTER_BINARIES}  # a missing tool fails before any change
-    stages_dir = tools.kwok_stages_dir()
-    state_mod.reset(state_dir)
-    p = pki_mod.ensure_pki(state_dir / "pki")
-    ports = dict(zip(("etcd_client", "etcd_peer", "apiserver", "scheduler"), free_ports(4), strict=True))
-    server = f"https://127.0.0.1:{ports['apiserver']}"
-    kubeconfig = state_dir / "kubeconfig"
-    kubeconfig.write_text(kubeconfig_text(server, p))
-    kubeconfig.chmod(0o600)
-    state_mod.link_bins(state_dir / "bin")
-    state: dict[str, Any] = {"server": server, "ports": ports, "processes": {}, "nodes": [],
-                             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    return _Launch(state_dir, binaries, stages_dir, p, state, settings.die_with_parent)
-
-
-def _start(launch: _Launch, settings: Settings, progress: Callable[[str], None]) -> Cluster:
-    """Start the components in order, each once the one it needs is healthy; then nodes, ServiceAccount, real node."""
-    t, log_dir, state = settings.start_timeout, launch.log_dir, launch.state
-    server, ctx = state["server"], probe.tls_context(launch.p)
-    progress("starting etcd")
-    etcd = launch.start("etcd")
-    procs.wait("etcd /health", lambda: probe.etcd_healthy(state["ports"]["etcd_client"]), t, watch=[etcd],
-               log_dir=log_dir)
-    progress("starting kube-apiserver")
-    api = launch.start("kube-apiserver")
-    procs.wait("kube-apiserver /readyz", lambda: probe.apiserver_ready(server, ctx), t, watch=[etcd, api],
-               log_dir=log_dir)
-    progress("starting kube-controller-manager, kube-scheduler, kwok")
-    watch = [etcd, api, *(launch.start(n) for n in ("kube-controller-manager", "kube-scheduler", "kwok"))]
+def _start(launch: Launch, settings: Settings, progress: Callable[[str], None]) -> Cluster:
+    """Start the control plane, then the kwok nodes, wait for the default ServiceAccount, add the real node."""
+    t, state = settings.start_timeout, launch.state
+    watch = start_control_plane(launch, t, progress)
     c = _cluster(launch.state_dir, state, reused=False)
     progress(f"creating {settings.nodes} fake nodes and waiting for them to be Ready")
     c = nodes_mod.ensure_nodes(c, settings.nodes, state, t, watch)
@@ -265,7 +214,8 @@ def _start(launch: _Launch, settings: Settings, progress: Callable[[str], None])
         return c.kubectl("get", "serviceaccount", "default", "-n", "default", check=False,
                          timeout=30).returncode == 0
 
-    procs.wait("the default ServiceAccount (kube-controller-manager)", default_sa, t, watch=watch, log_dir=log_dir)
+    procs.wait("the default ServiceAccount (kube-controller-manager)", default_sa, t, watch=watch,
+               log_dir=launch.log_dir)
     return _ensure_real_node(c, settings, state, progress)
 
 
@@ -288,7 +238,7 @@ def up(settings: Settings, *, progress: Callable[[str], None] = lambda _msg: Non
         if old is not None:
             progress("found a stale cluster state; stopping what is left of it")
             procs.stop(list(reversed(recorded_components(old))), settings.stop_timeout)
-        launch = _prepare(state_dir, settings)
+        launch = prepare(state_dir, settings.die_with_parent)
         try:
             return _start(launch, settings, progress)
         except BaseException:
