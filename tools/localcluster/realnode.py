@@ -147,12 +147,8 @@ def _ctr_ok(paths: Paths) -> bool:
         return False
 
 
-def start(state_dir: pathlib.Path, server: str, pki: pki_mod.Pki, kubectl: Callable[..., Any],
-          *, timeout: float, die_with_parent: bool, progress: Progress) -> dict[str, Any]:
-    """Start containerd and the kubelet for node real-node-0 and wait until it is Ready and untainted.
-    Returns the state entry {"node", "paths", "processes": {containerd, kubelet}, "created_host_kubelet_dir"}."""
-    paths = Paths(state_dir / "realnode")
-    log_dir = state_dir / "logs"
+def _write_configs(paths: Paths, server: str, pki: pki_mod.Pki) -> None:
+    """containerd's config, the loopback CNI, the kubelet's config and kubeconfig (its client cert made here)."""
     for d in (paths.containerd_root, paths.containerd_state, paths.cni_conf_dir, paths.kubelet_root, paths.pod_logs,
               paths.volume_plugins, paths.cert_dir):
         d.mkdir(parents=True, exist_ok=True)
@@ -161,6 +157,40 @@ def start(state_dir: pathlib.Path, server: str, pki: pki_mod.Pki, kubectl: Calla
     paths.kubelet_config.write_text(yaml.safe_dump(kubelet_config(paths, pki.ca_crt), sort_keys=True))
     crt, key = pki_mod.ensure_node_client(pki, NODE_NAME)
     paths.kubelet_kubeconfig.write_text(kubelet_kubeconfig(server, pki.ca_crt, crt, key))
+
+
+def _await_node(kubectl: Callable[..., Any], timeout: float, watch: list[tuple[str, dict[str, Any]]],
+                log_dir: pathlib.Path) -> None:
+    """Wait until the kubelet registered the node, give it its address, wait until it is Ready and untainted."""
+    def registered() -> bool:
+        return kubectl("get", "node", NODE_NAME, check=False, timeout=20).returncode == 0
+
+    procs.wait(f"node {NODE_NAME} to register", registered, timeout, watch=watch, log_dir=log_dir)
+    # The kubelet refuses a loopback node IP and then publishes no address, so logs/exec would fail; a status
+    # patch sticks (the kubelet's address setter errors out before it touches addresses). No Hostname address:
+    # the API server would try it first and it does not resolve.
+    patch = {"status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}]}}
+    kubectl("patch", "node", NODE_NAME, "--subresource=status", "--type=merge", "-p", json.dumps(patch))
+
+    def ready() -> bool:
+        proc = kubectl("get", "node", NODE_NAME, "-o", "json", check=False, timeout=20)
+        if proc.returncode != 0:
+            return False
+        node = json.loads(proc.stdout)
+        conds = node.get("status", {}).get("conditions", [])
+        is_ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds)
+        return is_ready and not node.get("spec", {}).get("taints")
+
+    procs.wait(f"node {NODE_NAME} Ready and untainted", ready, timeout, watch=watch, log_dir=log_dir)
+
+
+def start(state_dir: pathlib.Path, server: str, pki: pki_mod.Pki, kubectl: Callable[..., Any],
+          *, timeout: float, die_with_parent: bool, progress: Progress) -> dict[str, Any]:
+    """Start containerd and the kubelet for node real-node-0 and wait until it is Ready and untainted.
+    Returns the state entry {"node", "paths", "processes": {containerd, kubelet}, "created_host_kubelet_dir"}."""
+    paths = Paths(state_dir / "realnode")
+    log_dir = state_dir / "logs"
+    _write_configs(paths, server, pki)
     entry: dict[str, Any] = {"node": NODE_NAME, "root": str(paths.root), "processes": {},
                              "created_host_kubelet_dir": not HOST_KUBELET_DIR.exists()}
 
@@ -191,26 +221,7 @@ def start(state_dir: pathlib.Path, server: str, pki: pki_mod.Pki, kubectl: Calla
         OWNER_FILE.parent.mkdir(parents=True, exist_ok=True)
         OWNER_FILE.write_text(json.dumps({"state_dir": str(state_dir), "kubelet": kubelet}) + "\n")
 
-        def registered() -> bool:
-            return kubectl("get", "node", NODE_NAME, check=False, timeout=20).returncode == 0
-
-        procs.wait(f"node {NODE_NAME} to register", registered, timeout, watch=watch, log_dir=log_dir)
-        # The kubelet refuses a loopback node IP and then publishes no address, so logs/exec would fail; a status
-        # patch sticks (the kubelet's address setter errors out before it touches addresses). No Hostname address:
-        # the API server would try it first and it does not resolve.
-        patch = {"status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}]}}
-        kubectl("patch", "node", NODE_NAME, "--subresource=status", "--type=merge", "-p", json.dumps(patch))
-
-        def ready() -> bool:
-            proc = kubectl("get", "node", NODE_NAME, "-o", "json", check=False, timeout=20)
-            if proc.returncode != 0:
-                return False
-            node = json.loads(proc.stdout)
-            conds = node.get("status", {}).get("conditions", [])
-            is_ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds)
-            return is_ready and not node.get("spec", {}).get("taints")
-
-        procs.wait(f"node {NODE_NAME} Ready and untainted", ready, timeout, watch=watch, log_dir=log_dir)
+        _await_node(kubectl, timeout, watch, log_dir)
         return entry
     except BaseException:
         # A half-started node must not outlive the failure (containerd, a kubelet, mounts, cgroups).
