@@ -7,9 +7,10 @@ where process-exporter would agree with us for the same reason.
 
 The processes are started here with known properties: an idle group of two python workers (5 and 3 threads,
 7 and 2 extra open files, each burned 0.2 s of CPU before it reported ready) and a busy group, `yes` writing to
-/dev/null, which burns CPU in user and system mode all through the scrape (its CPU is capped by RLIMIT_CPU, so
-it cannot outlive a stuck test by more than a few seconds). All are born after the agent started, so the agent
-counts their whole lifetime (the rule test_counters.py checks) and the totals compare with psutil's.
+/dev/null, which burns CPU in user and system mode all through the scrape (RLIMIT_CPU makes the kernel kill it
+after BUSY_CPU_LIMIT_S CPU seconds, and it dies with the test process, so a stuck test cannot leave it
+spinning). All are born after the agent started, so the agent counts their whole lifetime (the rule
+test_counters.py checks) and the totals compare with psutil's.
 """
 
 from __future__ import annotations
