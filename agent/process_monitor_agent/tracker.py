@@ -29,7 +29,6 @@ on the target's mmap lock, are read with a timeout (procfs/guard.py) and a proce
 from __future__ import annotations
 
 import errno
-import os
 import pwd
 import random
 import time
@@ -40,17 +39,33 @@ from .kube.attribution import Attributor
 from .kube.podlogs import PodLogIndex
 from .limits import CMDLINE_LIMIT, Limits
 from .log import log
-from .procfs import _O_RDONLY, read_file, read_file_all
+from .procfs import read_file, read_file_all
 from .procfs.cgroup import parse_cgroup
 from .procfs.cmdline import parse_cmdline
 from .procfs.fd import count_fds, fd_size_is_count
 from .procfs.guard import GuardedReader, ReadTimeout
 from .procfs.io import parse_io
 from .procfs.limits import parse_max_open_files
-from .procfs.schedstat import parse_runtime_ns
+from .procfs.schedstat import read_runtime_ns
 from .procfs.smaps import parse_smaps_rollup
+from .procfs.stat import (
+    MAJFLT,
+    MINFLT,
+    NUM_THREADS,
+    PPID,
+    RSS,
+    STARTTIME,
+    STATE,
+    STIME,
+    UTIME,
+    VSIZE,
+    comm_of,
+    read_stat,
+    split_stat,
+)
 from .procfs.status import Status, parse_status
-from .procfs.system import clock_ticks, page_size, parse_boot_time
+from .procfs.system import clock_ticks, list_pids, page_size, parse_boot_time
+from .procfs.task import list_tids
 from .procfs.wchan import parse_wchan
 from .rules import ProcAttrs, Rules
 
@@ -275,7 +290,7 @@ class Tracker:
             except (OSError, ValueError):
                 self.boot_time = 0
         try:
-            names = os.listdir(root)
+            names = list_pids(root)
         except OSError:
             cs.failed = True
             return cs
@@ -299,25 +314,17 @@ class Tracker:
                 uptime = 0.0
         fill = self._fill
         smaps = self.s.gather_smaps
-        os_open, os_read, os_close = os.open, os.read, os.close
-        flags = _O_RDONLY
         prefix = root + "/"
         # Unmatched new identities, kept small for the children pass: pid -> (ppid, starttime, seen_before, old)
         unmatched: dict[int, tuple] = {}
         self._ignored_now = ignored  # _fresh puts processes refused by the group limit here
         blocked, self.blocked = self.blocked, {}
         for name in names:
-            if not name.isdigit():
-                continue
             try:
                 pid = int(name)
                 base = prefix + name
                 try:
-                    fd = os_open(base + "/stat", flags)
-                    try:
-                        data = os_read(fd, 1024)
-                    finally:
-                        os_close(fd)
+                    data = read_stat(base + "/stat")
                 except OSError as e:
                     if e.errno not in _GONE:
                         cs.read_errors += 1
@@ -329,11 +336,7 @@ class Tracker:
                     # Fast path: stat is byte for byte what it was (same identity, same counters and RSS). If the run
                     # time did not move either, the process did not run: nothing else can have changed.
                     try:
-                        fd = os_open(base + "/schedstat", flags)
-                        try:
-                            rt = int(os_read(fd, 256).split(None, 1)[0])
-                        finally:
-                            os_close(fd)
+                        rt = read_runtime_ns(base + "/schedstat")
                     except (OSError, ValueError, IndexError):
                         rt = None
                     if rt == ps.runtime and now < ps.limits_due and (not smaps or now < ps.smaps_due):
@@ -342,11 +345,9 @@ class Tracker:
                             cs.partial += 1
                         procs[pid] = ps
                         continue
-                rp = data.rfind(b")")
-                # Fields 3..24 (state .. rss) are all the agent uses; do not split the other 28.
-                f = data[rp + 2 :].split(None, 22)
+                rp, f = split_stat(data)
                 try:
-                    starttime = int(f[19])
+                    starttime = int(f[STARTTIME])
                 except (IndexError, ValueError):
                     cs.read_errors += 1
                     continue
@@ -423,7 +424,7 @@ class Tracker:
             log.debug("process %d %r %r: %s", pid, attrs.comm[:200], attrs.joined[:200],
                       f"group {group[:200]!r}" if group is not None else "no rule matched")
         if group is None:
-            unmatched[pid] = (int(f[1]), starttime, seen_before, old)
+            unmatched[pid] = (int(f[PPID]), starttime, seen_before, old)
             return
         group = self.s.limits.group_name(group)
         if self.admit is not None and not self.admit(group):
@@ -480,9 +481,8 @@ class Tracker:
                 continue
             base = root + str(pid)
             try:
-                data = read_file(base + "/stat", 1024)
-                f = data[data.rfind(b")") + 2 :].split(None, 22)
-                if int(f[19]) != starttime:
+                f = split_stat(read_stat(base + "/stat"))[1]
+                if int(f[STARTTIME]) != starttime:
                     continue  # exited and the PID was reused within this collection: next one sees it
                 self._track(pid, base, f, starttime, seen_before, old, g, procs, first, now, cs)
             except OSError:
@@ -492,7 +492,7 @@ class Tracker:
 
     def _attrs(self, pid: int, base: str, data: bytes, rp: int, starttime: int) -> ProcAttrs | None:
         rules = self.rules
-        comm = data[data.find(b"(") + 1 : rp].decode("utf-8", "replace")
+        comm = comm_of(data, rp)
         cmdline: list[str] = []
         if rules.needs_cmdline:
             try:
@@ -594,19 +594,19 @@ class Tracker:
         s = self.s
         ps.stat_hash = stat_hash
         fails = self.read_failures
-        utime = int(f[11])
-        stime = int(f[12])
-        mn = int(f[7])
-        mj = int(f[9])
-        nthreads = int(f[17])
-        rss = int(f[21]) * self.pagesize
+        utime = int(f[UTIME])
+        stime = int(f[STIME])
+        mn = int(f[MINFLT])
+        mj = int(f[MAJFLT])
+        nthreads = int(f[NUM_THREADS])
+        rss = int(f[RSS]) * self.pagesize
         ps.d_utime = utime - ps.utime if utime > ps.utime else 0
         ps.d_stime = stime - ps.stime if stime > ps.stime else 0
         ps.d_min = mn - ps.min if mn > ps.min else 0
         ps.d_maj = mj - ps.maj if mj > ps.maj else 0
         ps.utime, ps.stime, ps.min, ps.maj = utime, stime, mn, mj
-        ps.vsize = int(f[20])
-        ps.state = f[0].decode()
+        ps.vsize = int(f[VSIZE])
+        ps.state = f[STATE].decode()
         ps.nthreads = nthreads
         rss_moved = rss != ps.rss
         ps.rss = rss
@@ -621,7 +621,7 @@ class Tracker:
                     rt = runtime
                 else:
                     try:
-                        rt = parse_runtime_ns(read_file(base + "/schedstat", 256))
+                        rt = read_runtime_ns(base + "/schedstat")
                     except (OSError, ValueError, IndexError):
                         rt = -2
                 idle = rt == ps.runtime and rt >= 0
@@ -722,7 +722,7 @@ class Tracker:
         """Read task/* of a multi-threaded process. Returns (ok, all threads idle and same thread set)."""
         task = base + "/task/"
         try:
-            tids = os.listdir(task)
+            tids = list_tids(task)
         except OSError:
             ps.threads = ps.states = ps.wchans = None
             return False, False
@@ -742,11 +742,10 @@ class Tracker:
             tid = int(t)
             tb = task + t
             try:
-                data = read_file(tb + "/stat", 1024)
+                data = read_stat(tb + "/stat")
             except OSError:
                 continue  # thread exited between listing and reading
-            rp = data.rfind(b")")
-            f = data[rp + 2 :].split(None, 22)
+            rp, f = split_stat(data)
             ts = old.get(tid) if had else None
             fresh = ts is None
             if fresh:
@@ -756,10 +755,10 @@ class Tracker:
             ts.name = data[lp:rp].decode("utf-8", "replace")
             if rp - lp > name_bytes:
                 ts.name = limits.thread_name(ts.name)
-            ts.state = f[0].decode()
-            u, st, mn, mj = int(f[11]), int(f[12]), int(f[7]), int(f[9])
+            ts.state = f[STATE].decode()
+            u, st, mn, mj = int(f[UTIME]), int(f[STIME]), int(f[MINFLT]), int(f[MAJFLT])
             try:
-                rt = parse_runtime_ns(read_file(tb + "/schedstat", 256))
+                rt = read_runtime_ns(tb + "/schedstat")
             except (OSError, ValueError, IndexError):
                 rt = -1
             t_idle = not fresh and rt >= 0 and rt == ts.runtime
@@ -821,13 +820,12 @@ class Tracker:
         for pid in pids:
             base = root + str(pid)
             try:
-                data = read_file(base + "/stat", 1024)
+                data = read_stat(base + "/stat")
             except OSError:
                 continue
-            rp = data.rfind(b")")
-            f = data[rp + 2 :].split(None, 22)
+            rp, f = split_stat(data)
             try:
-                starttime = int(f[19])
+                starttime = int(f[STARTTIME])
             except (IndexError, ValueError):
                 continue
             ps = self.procs.get(pid)

@@ -31,7 +31,7 @@ with atheris.instrument_imports(include=["process_monitor_agent", "yaml"]):
     from process_monitor_agent.procfs.limits import parse_max_open_files
     from process_monitor_agent.procfs.schedstat import parse_runtime_ns
     from process_monitor_agent.procfs.smaps import parse_smaps_rollup
-    from process_monitor_agent.procfs.stat import parse_stat, stat_fields
+    from process_monitor_agent.procfs.stat import parse_stat, split_stat
     from process_monitor_agent.procfs.status import parse_status
     from process_monitor_agent.procfs.system import parse_boot_time
     from process_monitor_agent.procfs.wchan import parse_wchan
@@ -40,7 +40,7 @@ with atheris.instrument_imports(include=["process_monitor_agent", "yaml"]):
     from process_monitor_agent.webconfig import WebConfigError, parse_web_config
 
 PARSERS = (parse_cgroup, parse_cmdline, parse_io, parse_max_open_files, parse_runtime_ns, parse_smaps_rollup,
-           parse_stat, stat_fields, parse_status, parse_boot_time, parse_wchan)
+           parse_stat, split_stat, parse_status, parse_boot_time, parse_wchan)
 
 
 def fuzz_config(data: bytes) -> None:

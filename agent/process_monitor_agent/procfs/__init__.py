@@ -1,8 +1,10 @@
 """Pure parsers for the /proc/<pid>/* files the agent reads, plus the two tiny read helpers they share.
 
-One module per file kind (stat, status, io, limits, fd, smaps, cgroup, cmdline, task, schedstat, wchan, system).
-Parsers take the raw bytes of a file and return plain values, so tests feed them fixture bytes and the tracker
-(tracker.py, the only hot caller) feeds them what `read_file` returned. Every path is built from one procfs root
+This package is the only agent code that opens files under /proc (track/, kube/attribution.py, gpu re-matching and
+selfmetrics.py all read through it). One module per file kind (stat, status, io, limits, fd, smaps, cgroup,
+cmdline, schedstat, wchan, system). Parsers take the raw bytes of a file and return plain values, so tests feed
+them fixture bytes and track/ feeds them what `read_file` returned; the two files read for every PID (stat,
+schedstat) also have a one-read reader of their own in their module. Every path is built from one procfs root
 (`-procfs`), so a fake tree under tests/fixtures/ and the host's /host/proc work the same way.
 """
 
@@ -74,3 +76,14 @@ def _read_rest(fd: int, first: bytes, limit: int, path: str, truncate: bool) -> 
                 break
             raise FileTooLarge(f"{path}: longer than {limit} bytes")
     return b"".join(parts)
+
+
+def line_after(data: bytes, key: bytes) -> bytes | None:
+    """The rest of the line after `key` (which starts with a newline, to anchor it to a line start), or None when
+    key is absent. A last line without its newline is taken whole. Shared by the `Key: value` parsers."""
+    i = data.find(key)
+    if i < 0:
+        return None
+    i += len(key)
+    end = data.find(b"\n", i)
+    return data[i:end] if end >= 0 else data[i:]

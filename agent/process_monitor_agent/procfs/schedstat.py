@@ -1,4 +1,4 @@
-"""Parser for /proc/<pid>/schedstat (tracker.py: has a single-threaded process run since the last scrape?).
+"""Parser for /proc/<pid>/schedstat (track/: has a process or thread run since the last collection?).
 
 The first field is the task's sum_exec_runtime in nanoseconds; it grows whenever the task runs at all, so an
 unchanged value proves the process did not run: its I/O, context switches, fds and wait channel cannot have moved.
@@ -6,6 +6,23 @@ unchanged value proves the process did not run: its I/O, context switches, fds a
 
 from __future__ import annotations
 
+import os
+
+from . import _O_RDONLY
+
+SCHEDSTAT_SIZE = 256  # three numbers
+
 
 def parse_runtime_ns(data: bytes) -> int:
+    return int(data.split(None, 1)[0])
+
+
+def read_runtime_ns(path: str) -> int:
+    """sum_exec_runtime of the schedstat file at `path`, with one open/read/close (read for every idle tracked
+    process on the fast path). Raises OSError, or ValueError/IndexError on a malformed file."""
+    fd = os.open(path, _O_RDONLY)
+    try:
+        data = os.read(fd, SCHEDSTAT_SIZE)
+    finally:
+        os.close(fd)
     return int(data.split(None, 1)[0])

@@ -1,12 +1,34 @@
-"""Parser for /proc/<pid>/stat and /proc/<pid>/task/<tid>/stat (called by tracker.py on every tracked process).
+"""Parser for /proc/<pid>/stat and /proc/<pid>/task/<tid>/stat: the one place that knows the line's layout.
 
+Called by track/ on every PID of every collection (the agent's hot path), by gpu re-matching and selfmetrics.py.
 Field numbers follow proc(5); the comm field may contain spaces and parentheses, so the split starts after the
-LAST ')'.
+LAST ')'. The hot path does not build a record per PID (a NamedTuple costs more than the whole fast path): it
+splits the fields once with `split_stat` and indexes them with the offsets below, named here and nowhere else.
 """
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
+
+from . import _O_RDONLY, MAX_FILE, _read_rest
+
+# A stat line is ~300 bytes (comm is at most 64); one read of this size is the whole file.
+STAT_SIZE = 1024
+
+# Offsets into split_stat()'s fields, which start at proc(5)'s field 3: field n is at n - 3.
+STATE = 0  # (3) state: R, S, D, Z, ...
+PPID = 1  # (4)
+MINFLT = 7  # (10) minor faults
+MAJFLT = 9  # (12) major faults
+UTIME = 11  # (14) clock ticks
+STIME = 12  # (15) clock ticks
+NUM_THREADS = 17  # (20)
+STARTTIME = 19  # (22) clock ticks after boot: with the PID, a process's identity
+VSIZE = 20  # (23) bytes
+RSS = 21  # (24) pages
+# Fields 3..24 (state .. rss) are all the agent uses: split off no more than these, not the other 28.
+_SPLITS = RSS + 1
 
 
 class Stat(NamedTuple):
@@ -23,33 +45,49 @@ class Stat(NamedTuple):
     rss: int  # pages
 
 
+def read_stat(path: str) -> bytes:
+    """The stat file at `path`: one open/read/close (no file object; the walk does this for every PID). As
+    read_file, a read that fills STAT_SIZE goes on to EOF (a fake tree's comm can be any length). Raises OSError
+    (FileNotFoundError/ProcessLookupError when the process is gone), FileTooLarge past MAX_FILE."""
+    fd = os.open(path, _O_RDONLY)
+    try:
+        data = os.read(fd, STAT_SIZE)
+        if len(data) < STAT_SIZE:
+            return data
+        return _read_rest(fd, data, MAX_FILE, path, truncate=False)
+    finally:
+        os.close(fd)
+
+
+def split_stat(data: bytes) -> tuple[int, list[bytes]]:
+    """Hot-path split: (offset of the last ')', fields from field 3 on, up to rss). Index the fields with the
+    offsets above; a short or malformed line raises IndexError/ValueError there."""
+    rp = data.rfind(b")")
+    return rp, data[rp + 2 :].split(None, _SPLITS)
+
+
+def comm_of(data: bytes, rp: int) -> str:
+    """The comm between the first '(' and the last ')' (rp, from split_stat)."""
+    return data[data.find(b"(") + 1 : rp].decode("utf-8", "replace")
+
+
 def parse_stat(data: bytes) -> Stat:
-    """Parse the whole stat line. Raises ValueError on a malformed line."""
+    """Parse the whole stat line into a Stat (off the hot path). Raises ValueError on a malformed line."""
     lp = data.find(b"(")
     rp = data.rfind(b")")
     if lp < 0 or rp < lp:
         raise ValueError("malformed stat: no (comm)")
     f = data[rp + 2 :].split()
-    # f[0] is field 3 (state): field n is f[n - 3].
     return Stat(
         data[lp + 1 : rp].decode("utf-8", "replace"),
-        f[0].decode(),
-        int(f[1]),
-        int(f[7]),
-        int(f[9]),
-        int(f[11]),
-        int(f[12]),
-        int(f[17]),
-        int(f[19]),
-        int(f[20]),
-        int(f[21]),
+        f[STATE].decode(),
+        int(f[PPID]),
+        int(f[MINFLT]),
+        int(f[MAJFLT]),
+        int(f[UTIME]),
+        int(f[STIME]),
+        int(f[NUM_THREADS]),
+        int(f[STARTTIME]),
+        int(f[VSIZE]),
+        int(f[RSS]),
     )
-
-
-def stat_fields(data: bytes) -> tuple[bytes, list[bytes]]:
-    """Hot-path split: (comm bytes, fields from field 3 on). The tracker indexes fields itself to avoid building
-    a Stat for processes it only needs the start time of."""
-    rp = data.rfind(b")")
-    if rp < 0:
-        raise ValueError("malformed stat: no (comm)")
-    return data[data.find(b"(") + 1 : rp], data[rp + 2 :].split()

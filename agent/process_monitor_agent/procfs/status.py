@@ -1,8 +1,18 @@
-"""Parser for /proc/<pid>/status (tracker.py: effective UID for .Username, VmSwap, context switches)."""
+"""Parser for /proc/<pid>/status (track/: effective UID for .Username, VmSwap, context switches).
+
+The keys the agent reads are named here once; everything else in the file is skipped.
+"""
 
 from __future__ import annotations
 
 from typing import NamedTuple
+
+from . import line_after
+
+UID = b"\nUid:"  # real, effective, saved, filesystem
+VM_SWAP = b"\nVmSwap:"  # "<n> kB"
+VOLUNTARY = b"\nvoluntary_ctxt_switches:"
+NONVOLUNTARY = b"\nnonvoluntary_ctxt_switches:"
 
 
 class Status(NamedTuple):
@@ -17,21 +27,15 @@ def parse_status(data: bytes) -> Status:
     context switch lines (every task has them: the file was cut short) read as -1, so that the tracker keeps its
     baseline instead of taking 0 and adding the whole count again at the next complete read."""
     euid = -1
-    swap = 0
-    vcs = nvcs = -1
-    i = data.find(b"\nUid:")
-    if i >= 0:
-        line = data[i + 5 : data.find(b"\n", i + 5)].split()
-        if len(line) > 1:
-            euid = int(line[1])
-    i = data.find(b"\nVmSwap:")
-    if i >= 0:
-        swap = int(data[i + 8 : data.find(b"\n", i + 8)].split()[0]) * 1024
-    i = data.find(b"\nvoluntary_ctxt_switches:")
-    if i >= 0:
-        vcs = int(data[i + 25 : data.find(b"\n", i + 25)])
-    i = data.find(b"\nnonvoluntary_ctxt_switches:")
-    if i >= 0:
-        end = data.find(b"\n", i + 28)
-        nvcs = int(data[i + 28 : end if end >= 0 else len(data)])
+    line = line_after(data, UID)
+    if line is not None:
+        ids = line.split()
+        if len(ids) > 1:
+            euid = int(ids[1])
+    line = line_after(data, VM_SWAP)
+    swap = int(line.split()[0]) * 1024 if line is not None else 0
+    line = line_after(data, VOLUNTARY)
+    vcs = int(line) if line is not None else -1
+    line = line_after(data, NONVOLUNTARY)
+    nvcs = int(line) if line is not None else -1
     return Status(euid, swap, vcs, nvcs)

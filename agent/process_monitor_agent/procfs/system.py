@@ -1,4 +1,5 @@
-"""Host-wide procfs values (tracker.py at start-up): boot time from /proc/stat, clock ticks, page size."""
+"""Host-wide procfs values: the PID list (track/, every collection); boot time from /proc/stat, clock ticks and
+page size (track/ and selfmetrics.py at start-up)."""
 
 from __future__ import annotations
 
@@ -26,3 +27,9 @@ def clock_ticks() -> int:
 
 def page_size() -> int:
     return int(os.sysconf("SC_PAGESIZE"))
+
+
+def list_pids(procfs: str) -> list[str]:
+    """PIDs under the procfs root, as the directory names they are (the walk builds paths from them).
+    Raises OSError when the root cannot be listed."""
+    return [name for name in os.listdir(procfs) if name.isdigit()]
