@@ -1,6 +1,7 @@
 """Per-group accumulators and per-collection group snapshots (process-exporter's proc/grouper.go semantics).
 
-Called by collector.py after each Tracker.collect(). Counters (CPU, I/O, page faults, context switches) are
+Called by collector.py after each Tracker.collect(); the records (Counts, GroupSnapshot, ThreadGroup) are
+model.py's. Counters (CPU, I/O, page faults, context switches) are
 accumulated from per-process deltas, so a group counter never goes down when members exit, restart or are
 replaced. Gauges (num_procs, memory, fds, threads, states, wchans, oldest start) are recomputed from the live
 members each collection. A group whose members are all gone is still reported with frozen counters and zero
@@ -27,67 +28,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .limits import Limits, bounded_name
-from .tracker import STATE_INDEX, ProcState
+from .model import STATE_INDEX, ZERO, Counts, GroupSnapshot, ProcState, ThreadGroup
 
-GO_ZERO_TIME = -62135596800  # Unix() of Go's zero time.Time: oldest_start_time_seconds of an empty group
+__all__ = ["NO_LABELS", "GroupSnapshot", "Grouper"]  # GroupSnapshot lives in model.py; importable from here too
+
 NO_LABELS = ("", "", "")  # namespace, pod, container of a host process
-
-
-class Counters:
-    """Monotonic per-group (or per group+thread name) counters. CPU is kept in clock ticks, exact."""
-
-    __slots__ = ("maj", "min", "nvcs", "rb", "stime", "utime", "vcs", "wb")
-
-    def __init__(self) -> None:
-        self.utime = self.stime = self.rb = self.wb = self.maj = self.min = self.vcs = self.nvcs = 0
-
-
-class ThreadGroup:
-    __slots__ = ("count", "counters", "name")
-
-    def __init__(self, name: str, counters: Counters) -> None:
-        self.name = name
-        self.count = 0
-        self.counters = counters
-
-
-class GroupSnapshot:
-    """What the exposition needs for one group after a collection."""
-
-    __slots__ = (
-        "counters",
-        "fds",
-        "gpus",
-        "labels",
-        "name",
-        "nthreads",
-        "oldest",
-        "procs",
-        "pss",
-        "rss",
-        "states",
-        "swap",
-        "swappss",
-        "threads",
-        "vsize",
-        "wchans",
-        "worst_ratio",
-    )
-
-    def __init__(self, name: str, counters: Counters, labels: tuple[str, str, str] | None = None) -> None:
-        self.name = name
-        self.counters = counters
-        self.labels = labels  # (namespace, pod, container) with -kubernetes.labels, else None
-        self.procs = 0
-        self.rss = self.vsize = self.swap = self.pss = self.swappss = 0
-        self.fds = 0
-        self.worst_ratio = 0.0
-        self.oldest = GO_ZERO_TIME
-        self.nthreads = 0
-        self.states = [0, 0, 0, 0, 0]
-        self.wchans: dict[str, int] = {}
-        self.threads: list[ThreadGroup] = []
-        self.gpus: dict | None = None  # device -> gpu.model.GroupUse, set by gpu/monitor.py with -gpu.enabled
 
 
 class Grouper:
@@ -109,8 +54,8 @@ class Grouper:
         self.empty_label_ttl = empty_label_ttl
         self.clock = clock  # `now` when update() is not given one
         # Keyed by group name, or by (name, labels) with kube_labels.
-        self.accum: dict[Any, Counters] = {}
-        self.thread_accum: dict[Any, dict[str, Counters]] = {}
+        self.accum: dict[Any, Counts] = {}
+        self.thread_accum: dict[Any, dict[str, Counts]] = {}
         self.static_names: tuple[str, ...] = ()
         self._static: frozenset[str] = frozenset()
         self._pending: set[str] = set()  # names admitted during the current collection, not yet in accum
@@ -142,7 +87,7 @@ class Grouper:
         self._pending.clear()
         accum = self.accum
         snaps: dict[Any, GroupSnapshot] = {}
-        threads_by_group: dict[Any, list[tuple]] = {}
+        threads_by_group: dict[Any, list[tuple[str, Counts]]] = {}
         state_index = STATE_INDEX
         labelled = self.kube_labels
         for ps in procs:
@@ -151,26 +96,11 @@ class Grouper:
             if g is None:
                 c = accum.get(key)
                 if c is None:
-                    c = accum[key] = Counters()
+                    c = accum[key] = Counts()
                 g = snaps[key] = GroupSnapshot(ps.group, c, key[1] if labelled else None)
                 g.oldest = ps.start_sec
-            c = g.counters
-            if ps.d_utime:
-                c.utime += ps.d_utime
-            if ps.d_stime:
-                c.stime += ps.d_stime
-            if ps.d_min:
-                c.min += ps.d_min
-            if ps.d_maj:
-                c.maj += ps.d_maj
-            if ps.d_rb:
-                c.rb += ps.d_rb
-            if ps.d_wb:
-                c.wb += ps.d_wb
-            if ps.d_vcs:
-                c.vcs += ps.d_vcs
-            if ps.d_nvcs:
-                c.nvcs += ps.d_nvcs
+            if ps.delta is not ZERO:  # most processes did not run: nothing to add
+                g.counters.add(ps.delta)
             g.procs += 1
             g.rss += ps.rss
             g.vsize += ps.vsize
@@ -211,7 +141,7 @@ class Grouper:
             keep = {(name, NO_LABELS) for name in keep}
         for key in keep:
             if key not in accum:
-                accum[key] = Counters()
+                accum[key] = Counts()
         age = self.limits.empty_group_age
         # A pod's label set ages out whatever its name: the shorter of the two bounds that are set.
         pod_age = min((t for t in (age, self.empty_label_ttl) if t > 0), default=0.0)
@@ -246,7 +176,7 @@ class Grouper:
             self._names = {k[0] for k in accum}
         return sorted(snaps.values(), key=_by_key)
 
-    def _threads(self, group: Any, updates: list[tuple] | None) -> list[ThreadGroup]:
+    def _threads(self, group: Any, updates: list[tuple[str, Counts]] | None) -> list[ThreadGroup]:
         if not updates:
             self.thread_accum.pop(group, None)
             return []
@@ -259,24 +189,16 @@ class Grouper:
         else:
             cap = 0
         dropped = 0
-        for name, du, ds, dmn, dmj, drb, dwb, dv, dnv in updates:
+        for name, delta in updates:
             tg = current.get(name)
             if tg is None:
                 if cap and len(current) >= cap:
                     dropped += 1  # its process's own counters still count in the group
                     continue
-                c = history.get(name) or Counters()
+                c = history.get(name) or Counts()
                 tg = current[name] = ThreadGroup(name, c)
-            c = tg.counters
             tg.count += 1
-            c.utime += du
-            c.stime += ds
-            c.min += dmn
-            c.maj += dmj
-            c.rb += drb
-            c.wb += dwb
-            c.vcs += dv
-            c.nvcs += dnv
+            tg.counters.add(delta)
         if dropped:
             self.limits.hits["thread_names"] += dropped
         self.thread_accum[group] = {n: tg.counters for n, tg in current.items()}

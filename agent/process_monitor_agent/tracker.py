@@ -39,6 +39,7 @@ from .kube.attribution import Attributor
 from .kube.podlogs import PodLogIndex
 from .limits import CMDLINE_LIMIT, Limits
 from .log import log
+from .model import STATE_INDEX, ZERO, Counts, ProcState, ThreadState
 from .procfs import read_file, read_file_all
 from .procfs.cgroup import parse_cgroup
 from .procfs.cmdline import parse_cmdline
@@ -75,7 +76,6 @@ if TYPE_CHECKING:
 _GONE = (errno.ENOENT, errno.ESRCH)
 # A process whose cmdline read timed out is not read again for this long (it is counted as blocked meanwhile).
 BLOCKED_RETRY_S = 60.0
-STATE_INDEX = {"R": 0, "S": 1, "D": 2, "Z": 3}  # everything else is "Other" (4)
 
 
 class Settings:
@@ -128,94 +128,6 @@ class Settings:
         self.kube_labels = kube_labels
         self.pod_logs_dir = pod_logs_dir
         self.container_logs_dir = container_logs_dir
-
-
-class ThreadState:
-    """Last raw counters of one thread (tid) of a multi-threaded tracked process."""
-
-    __slots__ = ("maj", "min", "name", "nvcs", "rb", "runtime", "state", "stime", "utime", "vcs", "wb", "wchan")
-
-    def __init__(self) -> None:
-        self.name = ""
-        self.utime = self.stime = self.min = self.maj = self.rb = self.wb = self.vcs = self.nvcs = 0
-        self.runtime = -1
-        self.state = "S"
-        self.wchan = ""
-
-
-class ProcState:
-    """Everything the agent keeps about one tracked (pid, starttime)."""
-
-    __slots__ = (
-        "d_maj",
-        "d_min",
-        "d_nvcs",
-        "d_rb",
-        "d_stime",
-        "d_utime",
-        "d_vcs",
-        "d_wb",
-        "fd_limit",
-        "fds",
-        "group",
-        "kube",
-        "limits_due",
-        "maj",
-        "min",
-        "nthreads",
-        "nvcs",
-        "partial",
-        "pid",
-        "pss",
-        "rb",
-        "rss",
-        "runtime",
-        "smaps_due",
-        "start_sec",
-        "starttime",
-        "stat_hash",
-        "state",
-        "states",
-        "stime",
-        "swap",
-        "swappss",
-        "thread_updates",
-        "threads",
-        "utime",
-        "vcs",
-        "vsize",
-        "wb",
-        "wchan",
-        "wchans",
-    )
-
-    def __init__(self, pid: int, starttime: int, group: str) -> None:
-        self.pid = pid
-        self.starttime = starttime
-        self.group = group
-        self.start_sec = 0
-        self.utime = self.stime = self.min = self.maj = self.rb = self.wb = self.vcs = self.nvcs = 0
-        self.d_utime = self.d_stime = self.d_min = self.d_maj = self.d_rb = self.d_wb = self.d_vcs = 0
-        self.d_nvcs = 0
-        self.rss = self.vsize = self.swap = self.pss = self.swappss = 0
-        self.fds = -1
-        self.fd_limit = 0
-        self.nthreads = 1
-        self.state = "S"
-        self.wchan = ""
-        self.runtime = -1
-        self.limits_due = 0.0
-        self.smaps_due = 0.0
-        self.partial = False
-        self.stat_hash = -1  # hash() of the last stat bytes; Python never returns -1 for a hash
-        self.threads: dict[int, ThreadState] | None = None
-        # With thread data: per-state counts [R, S, D, Z, Other] and wchan counts over the threads.
-        self.states: list[int] | None = None
-        self.wchans: dict[str, int] | None = None
-        # (threadname, d_utime, d_stime, d_min, d_maj, d_rb, d_wb, d_vcs, d_nvcs) for this collection.
-        self.thread_updates: list[tuple] | None = None
-        # kube.attribution.Workload once looked up (-kubernetes.labels), else None.
-        self.kube = None
 
 
 class CollectStats:
@@ -340,7 +252,7 @@ class Tracker:
                     except (OSError, ValueError, IndexError):
                         rt = None
                     if rt == ps.runtime and now < ps.limits_due and (not smaps or now < ps.smaps_due):
-                        ps.d_utime = ps.d_stime = ps.d_min = ps.d_maj = ps.d_rb = ps.d_wb = ps.d_vcs = ps.d_nvcs = 0
+                        ps.delta = ZERO
                         if ps.partial:
                             cs.partial += 1
                         procs[pid] = ps
@@ -375,7 +287,7 @@ class Tracker:
                 if pid in old_procs and pid not in procs:
                     # Keep its state (no deltas this time): dropping it would count its whole life again later.
                     ps = old_procs[pid]
-                    ps.d_utime = ps.d_stime = ps.d_min = ps.d_maj = ps.d_rb = ps.d_wb = ps.d_vcs = ps.d_nvcs = 0
+                    ps.delta = ZERO
                     ps.thread_updates = None
                     procs[pid] = ps
                 elif pid in old_ignored:
@@ -572,9 +484,9 @@ class Tracker:
         if not self._fill(ps, base, f, now, cs, True):
             return
         if not whole_life:
-            ps.d_utime = ps.d_stime = ps.d_min = ps.d_maj = ps.d_rb = ps.d_wb = ps.d_vcs = ps.d_nvcs = 0
+            ps.delta = ZERO
             if ps.thread_updates:
-                ps.thread_updates = [(u[0], 0, 0, 0, 0, 0, 0, 0, 0) for u in ps.thread_updates]
+                ps.thread_updates = [(name, ZERO) for name, _ in ps.thread_updates]
         cs.new += 1
         procs[pid] = ps
 
@@ -594,23 +506,16 @@ class Tracker:
         s = self.s
         ps.stat_hash = stat_hash
         fails = self.read_failures
-        utime = int(f[UTIME])
-        stime = int(f[STIME])
-        mn = int(f[MINFLT])
-        mj = int(f[MAJFLT])
+        cur = ps.total
+        # The stat counters as read now; the others carry over until their files are read below.
+        now_c = Counts(int(f[UTIME]), int(f[STIME]), int(f[MINFLT]), int(f[MAJFLT]), cur.rb, cur.wb, cur.vcs, cur.nvcs)
         nthreads = int(f[NUM_THREADS])
         rss = int(f[RSS]) * self.pagesize
-        ps.d_utime = utime - ps.utime if utime > ps.utime else 0
-        ps.d_stime = stime - ps.stime if stime > ps.stime else 0
-        ps.d_min = mn - ps.min if mn > ps.min else 0
-        ps.d_maj = mj - ps.maj if mj > ps.maj else 0
-        ps.utime, ps.stime, ps.min, ps.maj = utime, stime, mn, mj
         ps.vsize = int(f[VSIZE])
         ps.state = f[STATE].decode()
         ps.nthreads = nthreads
         rss_moved = rss != ps.rss
         ps.rss = rss
-        ps.d_rb = ps.d_wb = ps.d_vcs = ps.d_nvcs = 0
         ps.thread_updates = None
         with_threads = s.threads and nthreads >= 2
         idle = False
@@ -631,8 +536,9 @@ class Tracker:
             ps.runtime = -1
         partial = False
         had_threads = ps.threads is not None
+        switches: tuple[int, int] | None = None  # the threads' context switch growth, which replaces the process's
         if with_threads:
-            ok, all_idle = self._threads(ps, base, new)
+            ok, all_idle, switches = self._threads(ps, base, new)
             if not ok:
                 partial = True
                 fails["task"] = fails.get("task", 0) + 1
@@ -656,23 +562,16 @@ class Tracker:
                 # tracked with its status values unchanged; dropping it would count its whole life again later.
                 cs.read_errors += 1
                 fails["status"] = fails.get("status", 0) + 1
-                st = Status(-1, ps.swap, ps.vcs, ps.nvcs)
+                st = Status(-1, ps.swap, cur.vcs, cur.nvcs)
             ps.swap = st.vmswap_bytes
             v, nv = st.voluntary_ctxt_switches, st.nonvoluntary_ctxt_switches
             if v < 0 or nv < 0:  # cut short: keep the baselines
                 cs.read_errors += 1
                 fails["status"] = fails.get("status", 0) + 1
-                v, nv = ps.vcs, ps.nvcs
-            if not (with_threads and had_threads):
-                # Without thread data this is the main thread's count (the thread sums replace it otherwise).
-                ps.d_vcs = v - ps.vcs if v > ps.vcs else 0
-                ps.d_nvcs = nv - ps.nvcs if nv > ps.nvcs else 0
-            ps.vcs, ps.nvcs = v, nv
+                v, nv = cur.vcs, cur.nvcs
+            now_c.vcs, now_c.nvcs = v, nv
             try:
-                rb, wb = parse_io(read_file(base + "/io", 1024))
-                ps.d_rb = rb - ps.rb if rb > ps.rb else 0
-                ps.d_wb = wb - ps.wb if wb > ps.wb else 0
-                ps.rb, ps.wb = rb, wb
+                now_c.rb, now_c.wb = parse_io(read_file(base + "/io", 1024))
             except (OSError, ValueError) as e:
                 if getattr(e, "errno", None) in _GONE:
                     return False
@@ -713,19 +612,25 @@ class Tracker:
             except (OSError, ValueError):
                 partial = True
                 fails["smaps_rollup"] = fails.get("smaps_rollup", 0) + 1
+        delta = now_c.since(cur)
+        if with_threads and had_threads:
+            # With thread data the process's context switches are its threads' (status holds the main thread's).
+            delta.vcs, delta.nvcs = switches or (0, 0)
+        ps.total, ps.delta = now_c, delta
         ps.partial = partial
         if partial:
             cs.partial += 1
         return True
 
-    def _threads(self, ps: ProcState, base: str, new: bool) -> tuple[bool, bool]:
-        """Read task/* of a multi-threaded process. Returns (ok, all threads idle and same thread set)."""
+    def _threads(self, ps: ProcState, base: str, new: bool) -> tuple[bool, bool, tuple[int, int] | None]:
+        """Read task/* of a multi-threaded process. Returns (ok, all threads idle and same thread set, the sum of
+        the threads' (voluntary, nonvoluntary) context switch growth, or None at a first look)."""
         task = base + "/task/"
         try:
             tids = list_tids(task)
         except OSError:
             ps.threads = ps.states = ps.wchans = None
-            return False, False
+            return False, False, None
         old = ps.threads
         had = old is not None
         threads: dict[int, ThreadState] = {}
@@ -756,26 +661,27 @@ class Tracker:
             if rp - lp > name_bytes:
                 ts.name = limits.thread_name(ts.name)
             ts.state = f[STATE].decode()
-            u, st, mn, mj = int(f[UTIME]), int(f[STIME]), int(f[MINFLT]), int(f[MAJFLT])
+            cur = ts.total
+            now_c = Counts(int(f[UTIME]), int(f[STIME]), int(f[MINFLT]), int(f[MAJFLT]), cur.rb, cur.wb, cur.vcs,
+                           cur.nvcs)
             try:
                 rt = read_runtime_ns(tb + "/schedstat")
             except (OSError, ValueError, IndexError):
                 rt = -1
             t_idle = not fresh and rt >= 0 and rt == ts.runtime
             ts.runtime = rt
-            rb, wb, v, nv = ts.rb, ts.wb, ts.vcs, ts.nvcs
             if not t_idle:
                 all_idle = False
                 try:
                     sts = parse_status(read_file(tb + "/status", 8192))
                     if sts.voluntary_ctxt_switches >= 0 and sts.nonvoluntary_ctxt_switches >= 0:
-                        v, nv = sts.voluntary_ctxt_switches, sts.nonvoluntary_ctxt_switches
+                        now_c.vcs, now_c.nvcs = sts.voluntary_ctxt_switches, sts.nonvoluntary_ctxt_switches
                     else:
                         ok = False
                 except (OSError, ValueError):
                     ok = False
                 try:
-                    rb, wb = parse_io(read_file(tb + "/io", 1024))
+                    now_c.rb, now_c.wb = parse_io(read_file(tb + "/io", 1024))
                 except (OSError, ValueError):
                     ok = False
                 try:
@@ -785,28 +691,20 @@ class Tracker:
                     ok = False
             # A thread seen for the first time in a process we already had thread data for was born since the
             # last collection: its whole life counts. Otherwise (first look at this process) it is a baseline.
-            if fresh and not had:
-                du = ds = dmn = dmj = drb = dwb = dv = dnv = 0
-            else:
-                du, ds = max(u - ts.utime, 0), max(st - ts.stime, 0)
-                dmn, dmj = max(mn - ts.min, 0), max(mj - ts.maj, 0)
-                drb, dwb = max(rb - ts.rb, 0), max(wb - ts.wb, 0)
-                dv, dnv = max(v - ts.vcs, 0), max(nv - ts.nvcs, 0)
-            ts.utime, ts.stime, ts.min, ts.maj, ts.rb, ts.wb, ts.vcs, ts.nvcs = u, st, mn, mj, rb, wb, v, nv
-            d_vcs += dv
-            d_nvcs += dnv
+            delta = ZERO if fresh and not had else now_c.since(cur)
+            ts.total = now_c
+            d_vcs += delta.vcs
+            d_nvcs += delta.nvcs
             threads[tid] = ts
             states[STATE_INDEX.get(ts.state, 4)] += 1
             if ts.wchan:
                 wchans[ts.wchan] = wchans.get(ts.wchan, 0) + 1
-            updates.append((ts.name, du, ds, dmn, dmj, drb, dwb, dv, dnv))
-        if had:
-            ps.d_vcs, ps.d_nvcs = d_vcs, d_nvcs
+            updates.append((ts.name, delta))
         ps.threads = threads
         ps.states = states
         ps.wchans = wchans
         ps.thread_updates = updates
-        return ok, all_idle
+        return ok, all_idle, ((d_vcs, d_nvcs) if had else None)
 
     # -- GPU (-gpu.enabled) ----------------------------------------------------------------------------------
     def rematch_pids(self, pids: Iterable[int]) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from agent_fakeproc import BTIME, FakeProc
 from process_monitor_agent.config import from_flags, parse_config
-from process_monitor_agent.grouper import GO_ZERO_TIME, Grouper
+from process_monitor_agent.grouper import Grouper
+from process_monitor_agent.model import GO_ZERO_TIME
 from process_monitor_agent.tracker import Settings, Tracker
 
 CATCH_ALL = 'process_names:\n  - name: "{{.Comm}}"\n    cmdline: [".+"]\n'
