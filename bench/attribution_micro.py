@@ -29,7 +29,7 @@ sys.path[:0] = [str(ROOT / "agent"), str(ROOT / "tests" / "agent")]
 from agent_fakeproc import FakeProc  # noqa: E402
 from process_monitor_agent.collector import Collector  # noqa: E402
 from process_monitor_agent.config import parse_config  # noqa: E402
-from process_monitor_agent.tracker import Settings  # noqa: E402
+from process_monitor_agent.track import Settings  # noqa: E402
 
 CATCH_ALL = 'process_names:\n  - name: "{{.Comm}}"\n    cmdline: [".+"]\n'
 TEMPLATE = 'process_names:\n  - name: "{{.Namespace}}/{{.Pod}}/{{.Container}}/{{.Comm}}"\n    cmdline: [".+"]\n'

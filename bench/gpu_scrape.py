@@ -98,7 +98,7 @@ def interleaved(lib: pathlib.Path, n: int) -> dict[str, float]:
     from process_monitor_agent.collector import Collector
     from process_monitor_agent.config import config_from_document
     from process_monitor_agent.gpu.monitor import GpuMonitor
-    from process_monitor_agent.tracker import Settings
+    from process_monitor_agent.track import Settings
 
     def make(rules: list[dict[str, object]], gpu: bool) -> Collector:
         monitor = GpuMonitor(timeout=5.0, library=str(lib)) if gpu else None

@@ -165,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Imported here so `-version` / `-h` stay instant.
     from .collector import Collector
     from .config import ConfigError, from_flags, parse_config, read_config_bytes
-    from .tracker import Settings
+    from .track import Settings
 
     path = opts["config.path"]
     initial_text: bytes | None = None

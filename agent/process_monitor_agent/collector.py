@@ -28,7 +28,7 @@ from .exposition import group_families, write_family, write_groups
 from .grouper import Grouper
 from .log import log
 from .selfmetrics import SelfMetrics
-from .tracker import Settings, Tracker
+from .track import Settings, Tracker
 
 if TYPE_CHECKING:
     from .gpu.monitor import GpuMonitor

@@ -19,7 +19,7 @@ from process_monitor_agent.collector import Collector
 from process_monitor_agent.config import parse_config
 from process_monitor_agent.gpu.monitor import GpuMonitor
 from process_monitor_agent.gpu.nvml import NvmlReader
-from process_monitor_agent.tracker import Settings
+from process_monitor_agent.track import Settings
 
 _LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
 _PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')

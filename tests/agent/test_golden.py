@@ -10,7 +10,7 @@ from pathlib import Path
 from make_golden_tree import build
 from process_monitor_agent.collector import Collector
 from process_monitor_agent.config import load_config
-from process_monitor_agent.tracker import Settings
+from process_monitor_agent.track import Settings
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures"
 GOLDEN = FIX / "golden" / "exposition.txt"

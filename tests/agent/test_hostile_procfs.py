@@ -20,7 +20,7 @@ from process_monitor_agent.config import parse_config
 from process_monitor_agent.grouper import Grouper
 from process_monitor_agent.procfs import FileTooLarge, read_file, read_file_all
 from process_monitor_agent.procfs.guard import GuardedReader, ReadTimeout
-from process_monitor_agent.tracker import Settings, Tracker
+from process_monitor_agent.track import Settings, Tracker
 
 ROOT_ONLY = 'process_names:\n  - name: "root"\n    comm: [root]\n'
 CATCH_ALL = 'process_names:\n  - name: "{{.Comm}}"\n    cmdline: [".+"]\n'

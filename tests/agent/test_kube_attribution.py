@@ -13,7 +13,7 @@ from process_monitor_agent.collector import Collector
 from process_monitor_agent.config import parse_config
 from process_monitor_agent.grouper import Grouper
 from process_monitor_agent.limits import Limits
-from process_monitor_agent.tracker import Settings, Tracker
+from process_monitor_agent.track import Settings, Tracker
 
 UID1 = "11111111-1111-4111-8111-111111111111"
 UID2 = "22222222-2222-4222-8222-222222222222"

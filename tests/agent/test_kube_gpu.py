@@ -9,7 +9,7 @@ import pytest
 from fakenvml import Scenario
 from gpu_scene import GpuAgent, build_fake_nvml, fake_tree, value
 from process_monitor_agent.collector import Collector
-from process_monitor_agent.tracker import Settings
+from process_monitor_agent.track import Settings
 
 GIB = 1 << 30
 U0 = "GPU-00000000-aaaa-bbbb-cccc-000000000000"

@@ -15,7 +15,7 @@ from process_monitor_agent.collector import Collector
 from process_monitor_agent.config import parse_config
 from process_monitor_agent.grouper import Grouper
 from process_monitor_agent.limits import Limits, bounded_name
-from process_monitor_agent.tracker import Settings, Tracker
+from process_monitor_agent.track import Settings, Tracker
 
 EXE_BASE = 'process_names:\n  - cmdline: [".+"]\n'  # no name: process-exporter's default {{.ExeBase}}
 CATCH_ALL = 'process_names:\n  - name: "{{.Comm}}"\n    cmdline: [".+"]\n'

@@ -17,7 +17,7 @@ from agent_runner import FAILURE, FILE_REFUSED, FILE_UNCHANGED, OK, REQUESTS, Ru
 from process_monitor_agent import reload as reload_mod
 from process_monitor_agent.collector import Collector
 from process_monitor_agent.config import Config, parse_config
-from process_monitor_agent.tracker import Settings
+from process_monitor_agent.track import Settings
 from test_config_hostile import HOSTILE
 
 WEB = "process_names:\n  - name: web\n    comm: [nginx]\n"

@@ -10,7 +10,7 @@ from agent_fakeproc import BTIME, FakeProc
 from process_monitor_agent.config import from_flags, parse_config
 from process_monitor_agent.grouper import Grouper
 from process_monitor_agent.model import GO_ZERO_TIME
-from process_monitor_agent.tracker import Settings, Tracker
+from process_monitor_agent.track import Settings, Tracker
 
 CATCH_ALL = 'process_names:\n  - name: "{{.Comm}}"\n    cmdline: [".+"]\n'
 
@@ -237,16 +237,19 @@ def test_states_count_each_thread_once_and_thread_metrics(fp: FakeProc) -> None:
 def test_threads_false_reads_no_task_files(fp: FakeProc, monkeypatch: pytest.MonkeyPatch) -> None:
     threads = [{"tid": 20, "comm": "app"}, {"tid": 21, "comm": "w"}]
     fp.add(20, comm="app", threads=threads)
-    import process_monitor_agent.tracker as tr
+    import process_monitor_agent.procfs as procfs
+    import process_monitor_agent.track.refresh as refresh
+    import process_monitor_agent.track.threads as threads
 
     opened: list[str] = []
-    real = tr.read_file
+    real = procfs.read_file
 
     def spy(path: str, size: int = 4096) -> bytes:
         opened.append(path)
         return real(path, size)
 
-    monkeypatch.setattr(tr, "read_file", spy)
+    for tr in (refresh, threads):  # the track/ modules that read a process's files after its stat
+        monkeypatch.setattr(tr, "read_file", spy)
     a = Agent(fp.root, threads=False)
     a.step()
     g = a.step()["app"]

@@ -33,3 +33,8 @@ def list_pids(procfs: str) -> list[str]:
     """PIDs under the procfs root, as the directory names they are (the walk builds paths from them).
     Raises OSError when the root cannot be listed."""
     return [name for name in os.listdir(procfs) if name.isdigit()]
+
+
+def parse_uptime(data: bytes) -> float:
+    """Seconds since boot, the first field of /proc/uptime (the -recheck-with-time-limit clock)."""
+    return float(data.split()[0])
