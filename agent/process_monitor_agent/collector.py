@@ -28,7 +28,7 @@ from .exposition import group_families, write_family, write_groups
 from .grouper import Grouper
 from .log import log
 from .selfmetrics import SelfMetrics
-from .track import Settings, Tracker
+from .track import CollectStats, Settings, Tracker
 
 if TYPE_CHECKING:
     from .gpu.monitor import GpuMonitor
@@ -221,52 +221,60 @@ class Collector:
                 self.gpu.set_rules(cfg.rules)
         t0 = time.monotonic()
         c0 = time.thread_time()
-        body: bytes | None = None
-        failed = False
-        ngroups = 0
-        gpu = self.gpu
         gpu_own: list[str] = []
         kube_own: list[str] = []
+        cs: CollectStats | None
         try:
-            again = gpu.before_collect(self.tracker) if gpu is not None else None
-            cs = self.tracker.collect()
-            if again:
-                self.tracker.rematch_pids(again)
-            if not cs.failed:
-                procs = self.tracker.procs.values()
-                attributor = self.tracker.attributor
-                if self.settings.kube_labels:
-                    attributor.attach(procs)
-                attributor.end_collection(procs)
-                if self.settings.kube_labels or self.tracker.rules.needs_kube:
-                    attributor.write_metrics(kube_own)  # here too: the attributor belongs to this thread
-                groups = self.grouper.update(procs, t0)
-                if gpu is not None:
-                    gpu.attach(groups, self.tracker)
-                ngroups = len(groups)
-                out: list[str] = []
-                write_groups(out, groups, self.families, float(self.tracker.hz))
-                body = "".join(out).encode("utf-8")
-            else:
-                failed = True
-            if gpu is not None:
-                gpu.write_own(gpu_own)  # here, not at scrape time: the monitor's state belongs to this thread
+            cs, body, ngroups = self._stages(t0, gpu_own, kube_own)
         except Exception as e:  # a bug, not a process: keep serving the last good result, say so once per message
-            cs = None
-            failed = True
+            cs, body, ngroups = None, None, 0
             msg = f"{type(e).__name__}: {e}"[:300]
             if msg not in self._failure_logged and len(self._failure_logged) < 16:
                 self._failure_logged.add(msg)
                 log.exception("collection failed, serving the last good result (logged once per message)")
+        self._publish(cs, body, ngroups, t0, time.thread_time() - c0, gpu_own, kube_own)
+
+    def _stages(self, t0: float, gpu_own: list[str], kube_own: list[str]) -> tuple[CollectStats, bytes | None, int]:
+        """track -> group -> export, with the GPU and pod attribution hooks between. Returns the collection's
+        stats, the group families (None when /proc could not be listed) and the number of groups."""
+        gpu = self.gpu
+        tracker = self.tracker
+        again = gpu.before_collect(tracker) if gpu is not None else None
+        cs = tracker.collect()
+        if again:
+            tracker.rematch_pids(again)
+        body: bytes | None = None
+        ngroups = 0
+        if not cs.failed:
+            procs = tracker.procs.values()
+            attributor = tracker.attributor
+            if self.settings.kube_labels:
+                attributor.attach(procs)
+            attributor.end_collection(procs)
+            if self.settings.kube_labels or tracker.rules.needs_kube:
+                attributor.write_metrics(kube_own)  # here too: the attributor belongs to this thread
+            groups = self.grouper.update(procs, t0)
+            if gpu is not None:
+                gpu.attach(groups, tracker)
+            ngroups = len(groups)
+            out: list[str] = []
+            write_groups(out, groups, self.families, float(tracker.hz))
+            body = "".join(out).encode("utf-8")
+        if gpu is not None:
+            gpu.write_own(gpu_own)  # here, not at scrape time: the monitor's state belongs to this thread
+        return cs, body, ngroups
+
+    def _publish(self, cs: CollectStats | None, body: bytes | None, ngroups: int, t0: float, cpu: float,
+                 gpu_own: list[str], kube_own: list[str]) -> None:
+        """Make one collection's result and counts what scrapes see (under `cv`); wake the scrapes waiting."""
         t1 = time.monotonic()
-        cpu = time.thread_time() - c0
         tr = self.tracker
         with self.cv:
             self.collections += 1
             self.last_duration = t1 - t0
             self.last_cpu = cpu
             self.cpu_total += cpu
-            if failed:
+            if cs is None or body is None:
                 self.scrape_errors += 1
                 if cs is not None:  # /proc itself unreadable: no proc metrics, as upstream
                     self._groups, self._done = b"", t1
@@ -281,7 +289,7 @@ class Collector:
             self._read_timeouts = dict(tr.read_timeouts)
             self._limit_hits = dict(self.limits.hits)
             self._stuck_reads = tr.guard.stuck
-            if gpu is not None:
+            if self.gpu is not None:
                 self._gpu_own = "".join(gpu_own)
             if kube_own:
                 self._kube_own = "".join(kube_own)

@@ -1,10 +1,10 @@
 """Per-group accumulators and per-collection group snapshots (process-exporter's proc/grouper.go semantics).
 
 Called by collector.py after each Tracker.collect(); the records (Counts, GroupSnapshot, ThreadGroup) are
-model.py's. Counters (CPU, I/O, page faults, context switches) are
-accumulated from per-process deltas, so a group counter never goes down when members exit, restart or are
-replaced. Gauges (num_procs, memory, fds, threads, states, wchans, oldest start) are recomputed from the live
-members each collection. A group whose members are all gone is still reported with frozen counters and zero
+model.py's. Counters (CPU, I/O, page faults, context switches) are model.Counts accumulated from per-process
+deltas (Counts.add), so a group counter never goes down when members exit, restart or are replaced. Gauges
+(num_procs, memory, fds, threads, states, wchans, oldest start) are recomputed from the live members each
+collection. A group whose members are all gone is still reported with frozen counters and zero
 gauges, unless -remove-empty-groups. Per-thread-name counters follow upstream: a thread name that disappears
 from a group drops its accumulator. With -report.missing-groups, statically named groups are reported (zero)
 from the first collection on.
@@ -82,9 +82,20 @@ class Grouper:
         return True
 
     def update(self, procs: Iterable[ProcState], now: float | None = None) -> list[GroupSnapshot]:
+        """Fold one collection's tracked processes into their groups; returns every reported group, sorted."""
         if now is None:
             now = self.clock()
         self._pending.clear()
+        snaps = self._fold(procs)
+        self._empty_groups(snaps, now)
+        if self.kube_labels:
+            self._names = {k[0] for k in self.accum}
+        return sorted(snaps.values(), key=_by_key)
+
+    def _fold(self, procs: Iterable[ProcState]) -> dict[Any, GroupSnapshot]:
+        """Counters from the deltas, gauges from the live members, thread names: the groups with members. One
+        loop over every tracked process, kept in one frame (no call per process but Counts.add for those that
+        ran)."""
         accum = self.accum
         snaps: dict[Any, GroupSnapshot] = {}
         threads_by_group: dict[Any, list[tuple[str, Counts]]] = {}
@@ -136,6 +147,13 @@ class Grouper:
                     lst.extend(ps.thread_updates)
         for key, g in snaps.items():
             g.threads = self._threads(key, threads_by_group.get(key))
+        return snaps
+
+    def _empty_groups(self, snaps: dict[Any, GroupSnapshot], now: float) -> None:
+        """Groups without members this time (into snaps, with frozen counters and zero gauges): kept, removed
+        (-remove-empty-groups) or aged out (-remove-empty-groups.after, a pod's label set after its TTL)."""
+        accum = self.accum
+        labelled = self.kube_labels
         keep: Any = self._static if self.report_missing else ()
         if labelled:
             keep = {(name, NO_LABELS) for name in keep}
@@ -172,9 +190,6 @@ class Grouper:
         if empty_since:
             for key in [k for k in empty_since if k in snaps and snaps[k].procs]:
                 del empty_since[key]
-        if labelled:
-            self._names = {k[0] for k in accum}
-        return sorted(snaps.values(), key=_by_key)
 
     def _threads(self, group: Any, updates: list[tuple[str, Counts]] | None) -> list[ThreadGroup]:
         if not updates:

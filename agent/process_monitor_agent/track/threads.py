@@ -20,6 +20,7 @@ from ..procfs.task import list_tids
 from ..procfs.wchan import parse_wchan
 
 if TYPE_CHECKING:
+    from ..limits import Limits
     from ..model import ProcState
     from .tracker import Tracker
 
@@ -56,29 +57,12 @@ def read_threads(t: Tracker, ps: ProcState, base: str) -> tuple[bool, bool, tupl
         fresh = ts is None
         if fresh:
             ts = ThreadState()
-            all_idle = False
-        rp, f = split_stat(data)
-        lp = data.find(b"(") + 1
-        ts.name = data[lp:rp].decode("utf-8", "replace")
-        if rp - lp > name_bytes:
-            ts.name = limits.thread_name(ts.name)
-        ts.state = f[STATE].decode()
-        cur = ts.total
-        now_c = Counts(int(f[UTIME]), int(f[STIME]), int(f[MINFLT]), int(f[MAJFLT]), cur.rb, cur.wb, cur.vcs,
-                       cur.nvcs)
-        try:
-            rt = read_runtime_ns(tb + "/schedstat")
-        except (OSError, ValueError, IndexError):
-            rt = -1
-        ran = fresh or rt < 0 or rt != ts.runtime
-        ts.runtime = rt
-        if ran:
-            all_idle = False
-            ok = _read_ran(tb, ts, now_c) and ok
         # A thread seen for the first time in a process we already had thread data for was born since the
         # last collection: its whole life counts. Otherwise (first look at this process) it is a baseline.
-        delta = ZERO if fresh and not had else now_c.since(cur)
-        ts.total = now_c
+        ran, t_ok, delta = _read_thread(tb, data, ts, fresh, fresh and not had, limits, name_bytes)
+        if ran:
+            all_idle = False
+            ok = t_ok and ok
         d_vcs += delta.vcs
         d_nvcs += delta.nvcs
         threads[tid] = ts
@@ -91,6 +75,29 @@ def read_threads(t: Tracker, ps: ProcState, base: str) -> tuple[bool, bool, tupl
     ps.wchans = wchans
     ps.thread_updates = updates
     return ok, all_idle, ((d_vcs, d_nvcs) if had else None)
+
+
+def _read_thread(tb: str, data: bytes, ts: ThreadState, fresh: bool, baseline: bool, limits: Limits,
+                 name_bytes: int) -> tuple[bool, bool, Counts]:
+    """One thread from its stat `data` (and, when it ran, its other files) into `ts`. Returns (it ran, no read
+    failed, its delta: ZERO for a baseline)."""
+    rp, f = split_stat(data)
+    lp = data.find(b"(") + 1
+    ts.name = data[lp:rp].decode("utf-8", "replace")
+    if rp - lp > name_bytes:
+        ts.name = limits.thread_name(ts.name)
+    ts.state = f[STATE].decode()
+    cur = ts.total
+    now_c = Counts(int(f[UTIME]), int(f[STIME]), int(f[MINFLT]), int(f[MAJFLT]), cur.rb, cur.wb, cur.vcs, cur.nvcs)
+    try:
+        rt = read_runtime_ns(tb + "/schedstat")
+    except (OSError, ValueError, IndexError):
+        rt = -1
+    ran = fresh or rt < 0 or rt != ts.runtime
+    ts.runtime = rt
+    ok = _read_ran(tb, ts, now_c) if ran else True
+    ts.total = now_c
+    return ran, ok, (ZERO if baseline else now_c.since(cur))
 
 
 def _read_ran(tb: str, ts: ThreadState, now_c: Counts) -> bool:
