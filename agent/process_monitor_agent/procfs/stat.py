@@ -8,10 +8,9 @@ splits the fields once with `split_stat` and indexes them with the offsets below
 
 from __future__ import annotations
 
-import os
 from typing import NamedTuple
 
-from . import _O_RDONLY, MAX_FILE, _read_rest
+from . import read_file
 
 # A stat line is ~300 bytes (comm is at most 64); one read of this size is the whole file.
 STAT_SIZE = 1024
@@ -46,17 +45,10 @@ class Stat(NamedTuple):
 
 
 def read_stat(path: str) -> bytes:
-    """The stat file at `path`: one open/read/close (no file object; the walk does this for every PID). As
-    read_file, a read that fills STAT_SIZE goes on to EOF (a fake tree's comm can be any length). Raises OSError
+    """The stat file at `path`: read_file with one read of STAT_SIZE (the walk does this for every PID; a fake
+    tree's comm can be any length, and a longer file is read on to EOF). Raises OSError
     (FileNotFoundError/ProcessLookupError when the process is gone), FileTooLarge past MAX_FILE."""
-    fd = os.open(path, _O_RDONLY)
-    try:
-        data = os.read(fd, STAT_SIZE)
-        if len(data) < STAT_SIZE:
-            return data
-        return _read_rest(fd, data, MAX_FILE, path, truncate=False)
-    finally:
-        os.close(fd)
+    return read_file(path, STAT_SIZE)
 
 
 def split_stat(data: bytes) -> tuple[int, list[bytes]]:
