@@ -1,4 +1,4 @@
-"""Output bounds: what any process can make the agent emit is capped (tracker.py, grouper.py, collector.py).
+"""Output bounds: what any process can make the agent emit is capped (track/, grouper.py, collector.py).
 
 A tenant controls its processes' argv, comm and cgroup names, so it controls group names (`{{.ExeBase}}` of a
 128 KiB argv[0] is a 128 KiB label value, repeated on every series of the group) and how many groups exist

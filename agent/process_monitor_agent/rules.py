@@ -1,6 +1,6 @@
 """Process matching and naming rules: process-exporter's `process_names` semantics, plus -procnames/-namemapping.
 
-Built by config.py; called by tracker.py once per new (pid, starttime) (and on recheck or reload). A Rules object
+Built by config.py; called by track/identity.py once per new (pid, starttime) (and on recheck or reload). A Rules object
 is immutable; a reload builds a new one and swaps it in.
 
 Semantics (process-exporter config/config.go): entries are tried in order and the first match wins. Inside an

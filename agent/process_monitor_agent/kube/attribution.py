@@ -1,6 +1,6 @@
 """The Attributor: process -> Workload (pod UID, container ID, namespace, pod and container names).
 
-Called by tracker.py when a new process is named and a rule's template uses a Kubernetes field, and by
+Called by track/identity.py when a new process is named and a rule's template uses a Kubernetes field, and by
 collector.py once per collection when -kubernetes.labels is on (`attach`, then `end_collection`). A process's
 cgroup is read once per (pid, starttime): the Workload it maps to is kept on its ProcState (labels) or, for the
 collection in which it was named, in `_recent` (so naming and labelling share one read).

@@ -1,4 +1,4 @@
-"""Pure parsers for the /proc/<pid>/* files the agent reads, plus the two tiny read helpers they share.
+"""Pure parsers for the /proc/<pid>/* files the agent reads, plus the small read helpers they share.
 
 This package is the only agent code that opens files under /proc (track/, kube/attribution.py, gpu re-matching and
 selfmetrics.py all read through it). One module per file kind (stat, status, io, limits, fd, smaps, cgroup,

@@ -1,4 +1,4 @@
-"""Parser for /proc/<pid>/cgroup (tracker.py, only when a name template uses .Cgroups)."""
+"""Parser for /proc/<pid>/cgroup (track/identity.py, only when a name template uses .Cgroups)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Parser for /proc/<pid>/cmdline (tracker.py, once per (pid, starttime) or on recheck)."""
+"""Parser for /proc/<pid>/cmdline (track/identity.py, once per (pid, starttime) or on recheck)."""
 
 from __future__ import annotations
 

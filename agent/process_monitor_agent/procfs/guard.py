@@ -1,4 +1,4 @@
-"""Reads of procfs files that can block on another process, with a timeout (tracker.py: cmdline, smaps_rollup).
+"""Reads of procfs files that can block on another process, with a timeout (track/: cmdline, smaps_rollup).
 
 Reading `/proc/<pid>/cmdline` or `smaps_rollup` takes the target's mmap lock, and `cmdline` may fault in the
 target's argv pages: a process stuck in an mmap operation (a hung FUSE or NFS file, a process that holds the lock

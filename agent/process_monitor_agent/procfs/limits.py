@@ -1,4 +1,4 @@
-"""Parser for /proc/<pid>/limits (tracker.py: soft "Max open files" for worst_fd_ratio)."""
+"""Parser for /proc/<pid>/limits (track/refresh.py: soft "Max open files" for worst_fd_ratio)."""
 
 from __future__ import annotations
 

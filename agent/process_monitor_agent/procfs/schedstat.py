@@ -6,9 +6,7 @@ unchanged value proves the process did not run: its I/O, context switches, fds a
 
 from __future__ import annotations
 
-import os
-
-from . import _O_RDONLY
+from . import read_file
 
 SCHEDSTAT_SIZE = 256  # three numbers
 
@@ -18,11 +16,6 @@ def parse_runtime_ns(data: bytes) -> int:
 
 
 def read_runtime_ns(path: str) -> int:
-    """sum_exec_runtime of the schedstat file at `path`, with one open/read/close (read for every idle tracked
-    process on the fast path). Raises OSError, or ValueError/IndexError on a malformed file."""
-    fd = os.open(path, _O_RDONLY)
-    try:
-        data = os.read(fd, SCHEDSTAT_SIZE)
-    finally:
-        os.close(fd)
-    return int(data.split(None, 1)[0])
+    """sum_exec_runtime of the schedstat file at `path` (read for every idle tracked process on the fast path).
+    Raises OSError, or ValueError/IndexError on a malformed file."""
+    return parse_runtime_ns(read_file(path, SCHEDSTAT_SIZE))

@@ -1,4 +1,4 @@
-"""Parser for /proc/<pid>/wchan (tracker.py, only with -threads)."""
+"""Parser for /proc/<pid>/wchan (track/refresh.py and track/threads.py, only with -threads)."""
 
 from __future__ import annotations
 
