@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from process_monitor_agent.procfs import line_after, stat
 from process_monitor_agent.procfs.cgroup import parse_cgroup
 from process_monitor_agent.procfs.cmdline import parse_cmdline
 from process_monitor_agent.procfs.io import parse_io
 from process_monitor_agent.procfs.limits import parse_max_open_files
 from process_monitor_agent.procfs.schedstat import parse_runtime_ns
 from process_monitor_agent.procfs.smaps import parse_smaps_rollup
-from process_monitor_agent.procfs.stat import parse_stat
+from process_monitor_agent.procfs.stat import comm_of, parse_stat, split_stat
 from process_monitor_agent.procfs.status import parse_status
-from process_monitor_agent.procfs.system import parse_boot_time
+from process_monitor_agent.procfs.system import list_pids, parse_boot_time, parse_uptime
 from process_monitor_agent.procfs.wchan import parse_wchan
 
 S = Path(__file__).resolve().parent.parent / "fixtures" / "procfs-samples"
@@ -74,3 +76,34 @@ def test_cgroup_cmdline_schedstat_wchan_btime() -> None:
     assert parse_wchan(b"0") == ""
     assert parse_boot_time(read("proc-stat")) > 1_000_000_000
     assert parse_boot_time(b"btime 17\n") == 17
+
+
+@pytest.mark.parametrize("line", [
+    read("stat"),
+    b"42 (a) b (c) R 7 42 42 0 -1 0 11 0 12 0 13 14 0 0 20 0 3 0 999 4096 5 0\n",
+])
+def test_split_stat_offsets_agree_with_parse_stat(line: bytes) -> None:
+    """The hot path's named offsets read the same fields as the full parser, comm with parentheses included."""
+    st = parse_stat(line)
+    rp, f = split_stat(line)
+    assert comm_of(line, rp) == st.comm and f[stat.STATE].decode() == st.state
+    got = [int(f[i]) for i in (stat.PPID, stat.MINFLT, stat.MAJFLT, stat.UTIME, stat.STIME, stat.NUM_THREADS,
+                               stat.STARTTIME, stat.VSIZE, stat.RSS)]
+    assert got == [st.ppid, st.minflt, st.majflt, st.utime, st.stime, st.num_threads, st.starttime, st.vsize,
+                   st.rss]
+
+
+@pytest.mark.parametrize("data, key, want", [
+    (b"a: 1\nread_bytes: 4096\nx: 2\n", b"\nread_bytes:", b" 4096"),
+    (b"a: 1\nread_bytes: 4096", b"\nread_bytes:", b" 4096"),  # last line without its newline: taken whole
+    (b"a: 1\n", b"\nread_bytes:", None),
+])
+def test_line_after(data: bytes, key: bytes, want: bytes | None) -> None:
+    assert line_after(data, key) == want
+
+
+def test_uptime_and_pid_list(tmp_path: Path) -> None:
+    assert parse_uptime(b"12345.67 54321.00\n") == 12345.67
+    for name in ("1", "42", "self", "sys"):
+        (tmp_path / name).mkdir()
+    assert sorted(list_pids(str(tmp_path)), key=int) == ["1", "42"]
