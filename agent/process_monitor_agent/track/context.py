@@ -9,6 +9,7 @@ understood: counted in namedprocess_scrape_procread_errors and logged once per k
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..log import log
@@ -24,7 +25,7 @@ GONE = (errno.ENOENT, errno.ESRCH)
 class Pass:
     """One pass: the tracker, the clock, what this pass found so far and its error counts."""
 
-    __slots__ = ("cs", "first", "ignored", "now", "procs", "t", "unmatched")
+    __slots__ = ("blocked", "cs", "first", "ignored", "now", "procs", "recheck", "rematch", "t", "unmatched")
 
     def __init__(self, t: Tracker, cs: CollectStats, now: float, first: bool, procs: dict[int, ProcState],
                  ignored: dict[int, int]) -> None:
@@ -37,6 +38,11 @@ class Pass:
         # Identities no rule named, kept small for the children pass (ancestry.py):
         # pid -> (ppid, starttime, seen_before, the ProcState it had before a reload or None)
         self.unmatched: dict[int, tuple[int, int, bool, ProcState | None]] = {}
+        self.rematch = False  # after a reload: every live identity is named again
+        # With -recheck: which ignored identities (by starttime) are named again; None without it.
+        self.recheck: Callable[[int], bool] | None = None
+        # Processes put aside after a cmdline read hung, as the pass found them: pid -> (starttime, retry after)
+        self.blocked: dict[int, tuple[int, float]] = {}
 
     def fail(self, file: str) -> None:
         """A file of a live process could not be read (what a restricted agent cannot see), by file."""

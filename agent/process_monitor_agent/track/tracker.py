@@ -110,9 +110,10 @@ class Tracker:
             return cs
         p = Pass(self, cs, time.monotonic(), self.collections == 0, {}, {})
         self.collections += 1
-        rematch = self.rematch
-        self.rematch = False
-        self._walk(p, names, rematch)
+        p.rematch, self.rematch = self.rematch, False
+        p.recheck = self._recheck_clock()
+        p.blocked, self.blocked = self.blocked, {}
+        self._walk(p, names)
         if p.unmatched:
             adopt_children(p)
         self.procs = p.procs
@@ -122,7 +123,7 @@ class Tracker:
         cs.blocked = len(self.blocked)
         return cs
 
-    def _walk(self, p: Pass, names: list[str], rematch: bool) -> None:
+    def _walk(self, p: Pass, names: list[str]) -> None:
         """One stat read per PID; the fast path keeps a process that did not run as it is. The loop stays in one
         frame (no call per PID on the fast path): it runs for every PID of the node at every collection."""
         cs = p.cs
@@ -132,8 +133,7 @@ class Tracker:
         smaps = self.s.gather_smaps
         prefix = self.s.procfs + "/"
         slow = self._identify
-        blocked, self.blocked = self.blocked, {}
-        recheck_ok = self._recheck_clock()
+        rematch = p.rematch
         for name in names:
             try:
                 base = prefix + name
@@ -160,33 +160,33 @@ class Tracker:
                             cs.partial += 1
                         procs[pid] = ps
                         continue
-                slow(p, pid, base, data, h, ps, rt, rematch, blocked, recheck_ok)
+                slow(p, pid, base, data, h, ps, rt)
             except Exception as e:  # one odd process must never fail the collection
                 self._keep_after_error(p, name, e)
 
-    def _identify(self, p: Pass, pid: int, base: str, data: bytes, h: int, ps: ProcState | None, rt: int | None,
-                  rematch: bool, blocked: dict[int, tuple[int, float]],
-                  recheck_ok: Callable[[int], bool] | None) -> None:
-        """Off the fast path: learn the identity from stat, then refresh a known process or name a new one."""
+    def _identify(self, p: Pass, pid: int, base: str, data: bytes, h: int, ps: ProcState | None,
+                  rt: int | None) -> None:
+        """Off the fast path: learn the identity from stat (`data`, its hash `h`), then refresh the known process
+        `ps` (with the schedstat run time `rt` the walk read, if any) or name a new identity."""
         rp, f = split_stat(data)
         try:
             starttime = int(f[STARTTIME])
         except (IndexError, ValueError):
             p.cs.read_errors += 1
             return
-        if blocked:
-            b = blocked.get(pid)
+        if p.blocked:
+            b = p.blocked.get(pid)
             if b is not None and b[0] == starttime and p.now < b[1]:
                 self.blocked[pid] = b  # its cmdline read timed out: not tried again before b[1]
                 return
         if self.ignored.get(pid) == starttime:
-            if rematch or (recheck_ok is not None and recheck_ok(starttime)):
+            if p.rematch or (p.recheck is not None and p.recheck(starttime)):
                 name_process(p, pid, base, data, rp, f, starttime, True, None)
             else:
                 p.ignored[pid] = starttime
             return
         if ps is not None and ps.starttime == starttime:
-            if rematch:
+            if p.rematch:
                 name_process(p, pid, base, data, rp, f, starttime, True, ps)
             elif refresh(p, ps, base, f, False, h, rt):
                 p.procs[pid] = ps
