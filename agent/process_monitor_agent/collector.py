@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 
 from . import __version__
 from .config import Config
-from .exposition import group_families, write_family, write_groups
+from .export import own
+from .export.families import Options, select, write_groups
 from .grouper import Grouper
 from .log import log
 from .selfmetrics import SelfMetrics
@@ -32,8 +33,6 @@ from .track import CollectStats, Settings, Tracker
 
 if TYPE_CHECKING:
     from .gpu.monitor import GpuMonitor
-
-A = "process_monitor_agent_"
 
 
 class Collector:
@@ -60,7 +59,7 @@ class Collector:
         self.gpu = gpu
         if gpu is not None:
             gpu.set_rules(config.rules)
-        self.families = group_families(settings.gather_smaps, settings.threads, gpu is not None)
+        self.families = select(settings.threads, gpu is not None)
         self.selfm = SelfMetrics() if self_metrics else None
         self.max_age = max_age
         self.deadline = deadline
@@ -258,7 +257,7 @@ class Collector:
                 gpu.attach(groups, tracker)
             ngroups = len(groups)
             out: list[str] = []
-            write_groups(out, groups, self.families, float(tracker.hz))
+            write_groups(out, groups, self.families, Options(float(tracker.hz), self.settings.gather_smaps))
             body = "".join(out).encode("utf-8")
         if gpu is not None:
             gpu.write_own(gpu_own)  # here, not at scrape time: the monitor's state belongs to this thread
@@ -299,27 +298,9 @@ class Collector:
     def _render(self) -> bytes:
         """The served text: the last good group families, then the error counters and own metrics as of now."""
         out: list[str] = []
-        write_family(
-            out,
-            "namedprocess_scrape_errors",
-            "general scrape errors: no proc metrics collected during a cycle",
-            "counter",
-            [("", self.scrape_errors)],
-        )
-        write_family(
-            out,
-            "namedprocess_scrape_partial_errors",
-            "incremented each time a tracked proc's metrics collection fails partially, e.g. unreadable I/O stats",
-            "counter",
-            [("", self.partial_errors)],
-        )
-        write_family(
-            out,
-            "namedprocess_scrape_procread_errors",
-            "incremented each time a proc's metrics collection fails",
-            "counter",
-            [("", self.procread_errors)],
-        )
+        own.SCRAPE_ERRORS.write(out, [((), self.scrape_errors)])
+        own.SCRAPE_PARTIAL_ERRORS.write(out, [((), self.partial_errors)])
+        own.SCRAPE_PROCREAD_ERRORS.write(out, [((), self.procread_errors)])
         self._own(out)
         out.append(self._gpu_own)
         out.append(self._kube_own)
@@ -330,123 +311,23 @@ class Collector:
         return (self._groups or b"") + "".join(out).encode("utf-8")
 
     def _own(self, out: list[str]) -> None:
-        write_family(
-            out, A + "build_info", "Version of the agent; value 1.", "gauge", [(f'version="{__version__}"', 1)]
-        )
-        write_family(
-            out,
-            A + "collection_duration_seconds",
-            "Wall time of the last collection (walk /proc, group, format), excluding waiting for the lock.",
-            "gauge",
-            [("", self.last_duration)],
-        )
-        write_family(
-            out,
-            A + "collection_cpu_seconds",
-            "CPU time (user+system) of the last collection.",
-            "gauge",
-            [("", self.last_cpu)],
-        )
-        write_family(
-            out,
-            A + "collection_cpu_seconds_total",
-            "CPU time (user+system) of all collections since start.",
-            "counter",
-            [("", self.cpu_total)],
-        )
-        write_family(
-            out, A + "collections_total", "Collections of /proc since start.", "counter", [("", self.collections)]
-        )
-        write_family(
-            out,
-            A + "scrapes_total",
-            "Scrapes served; scrapes arriving together share one collection.",
-            "counter",
-            [("", self.scrapes)],
-        )
-        write_family(
-            out,
-            A + "processes",
-            "Live processes known to the agent at the last collection, by whether a group tracks them (blocked: "
-            "skipped after a cmdline read timed out).",
-            "gauge",
-            [('state="blocked"', self.last_blocked), ('state="ignored"', self.last_ignored),
-             ('state="tracked"', self.last_tracked)],
-        )
-        write_family(
-            out,
-            A + "read_errors_total",
-            "Failed reads of a live process's /proc files since start, by file; without root or SYS_PTRACE and "
-            "DAC_READ_SEARCH, io, fd, smaps_rollup (and for other users' processes limits) cannot be read.",
-            "counter",
-            [(f'file="{k}"', v) for k, v in sorted(self._read_failures.items())],
-        )
-        write_family(
-            out,
-            A + "collection_age_seconds",
-            "Age of the served group metrics: time since the collection they come from ended (since start-up before "
-            "the first one). Grows while collections overrun -collection.deadline.",
-            "gauge",
-            [("", round(time.monotonic() - (self._done if self._groups is not None else self._started), 6))],
-        )
-        write_family(
-            out,
-            A + "collection_deadline_exceeded_total",
-            "Scrapes answered with an older result because the collection they asked for did not finish within "
-            "-collection.deadline (or failed).",
-            "counter",
-            [("", self.stale_scrapes)],
-        )
-        write_family(
-            out,
-            A + "read_timeouts_total",
-            "Reads of a process's cmdline or smaps_rollup abandoned after -collection.deadline/5 (the target's mmap "
-            "lock was held); a process whose cmdline read hung is skipped for 60 s.",
-            "counter",
-            [(f'file="{k}"', v) for k, v in sorted(self._read_timeouts.items())],
-        )
-        write_family(
-            out,
-            A + "stuck_reads",
-            "Abandoned reads still blocked in the kernel (at most 8; past that, such reads fail at once).",
-            "gauge",
-            [("", self._stuck_reads)],
-        )
-        write_family(
-            out,
-            A + "groups",
-            "Groups in the last collection's output (with members or kept empty).",
-            "gauge",
-            [("", self.last_groups)],
-        )
-        write_family(
-            out,
-            A + "limit_hits_total",
-            "Times an output bound bit: group_name_length and thread_name_length (names cut, -limit.name-length), "
-            "groups (processes not tracked, -limit.groups), empty_group_age (templated groups forgotten, "
-            "-remove-empty-groups.after), thread_names (threads left out of the thread_* series per collection, "
-            "-limit.thread-names), cmdline_size (cmdline reads cut at 2 MiB).",
-            "counter",
-            [(f'limit="{k}"', v) for k, v in sorted(self._limit_hits.items())],
-        )
-        write_family(
-            out,
-            A + "config_last_reload_successful",
-            "Whether the last configuration reload attempt was successful.",
-            "gauge",
-            [("", self.reload_ok)],
-        )
-        write_family(
-            out,
-            A + "config_last_reload_success_timestamp_seconds",
-            "Timestamp of the last successful configuration load (start-up counts).",
-            "gauge",
-            [("", self.reload_success_ts)],
-        )
-        write_family(
-            out,
-            A + "config_reloads_total",
-            "Configuration reload attempts by result.",
-            "counter",
-            [(f'result="{k}"', v) for k, v in sorted(self.reloads.items())],
-        )
+        """The collection's own families (export/own.py declares them), from the state as of now (cv held)."""
+        age = time.monotonic() - (self._done if self._groups is not None else self._started)
+        own.BUILD_INFO.write(out, [((__version__,), 1)])
+        own.COLLECTION_DURATION_SECONDS.write(out, [((), self.last_duration)])
+        own.COLLECTION_CPU_SECONDS.write(out, [((), self.last_cpu)])
+        own.COLLECTION_CPU_SECONDS_TOTAL.write(out, [((), self.cpu_total)])
+        own.COLLECTIONS_TOTAL.write(out, [((), self.collections)])
+        own.SCRAPES_TOTAL.write(out, [((), self.scrapes)])
+        own.PROCESSES.write(out, [(("blocked",), self.last_blocked), (("ignored",), self.last_ignored),
+                                  (("tracked",), self.last_tracked)])
+        own.READ_ERRORS_TOTAL.write(out, [((k,), v) for k, v in sorted(self._read_failures.items())])
+        own.COLLECTION_AGE_SECONDS.write(out, [((), round(age, 6))])
+        own.COLLECTION_DEADLINE_EXCEEDED_TOTAL.write(out, [((), self.stale_scrapes)])
+        own.READ_TIMEOUTS_TOTAL.write(out, [((k,), v) for k, v in sorted(self._read_timeouts.items())])
+        own.STUCK_READS.write(out, [((), self._stuck_reads)])
+        own.GROUPS.write(out, [((), self.last_groups)])
+        own.LIMIT_HITS_TOTAL.write(out, [((k,), v) for k, v in sorted(self._limit_hits.items())])
+        own.CONFIG_LAST_RELOAD_SUCCESSFUL.write(out, [((), self.reload_ok)])
+        own.CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS.write(out, [((), self.reload_success_ts)])
+        own.CONFIG_RELOADS_TOTAL.write(out, [((k,), v) for k, v in sorted(self.reloads.items())])

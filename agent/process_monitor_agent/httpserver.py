@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .exposition import write_family
+from .export import own
 from .log import log
 
 MAX_HEADER = 65536
@@ -362,17 +362,10 @@ class HTTPServer:
         """The server's own families (collector.extra_writers): connections, idle closes, refused requests."""
         with self._cond:
             active, evictions, refused = len(self._conns), self.evictions, sorted(self.refused.items())
-        write_family(out, "process_monitor_agent_http_connections", "HTTP connections open now.", "gauge",
-                     [("", active)])
-        write_family(out, "process_monitor_agent_http_connections_max",
-                     "Most HTTP connections served at once (-web.max-connections).", "gauge",
-                     [("", self.max_connections)])
-        write_family(out, "process_monitor_agent_http_idle_connections_closed_total",
-                     "Idle keep-alive connections closed to make room at -web.max-connections.", "counter",
-                     [("", evictions)])
-        write_family(out, "process_monitor_agent_http_requests_refused_total",
-                     "Malformed, oversized or too slow requests, by the status they were answered with.", "counter",
-                     [(f'code="{code}"', n) for code, n in refused])
+        own.HTTP_CONNECTIONS.write(out, [((), active)])
+        own.HTTP_CONNECTIONS_MAX.write(out, [((), self.max_connections)])
+        own.HTTP_IDLE_CONNECTIONS_CLOSED_TOTAL.write(out, [((), evictions)])
+        own.HTTP_REQUESTS_REFUSED_TOTAL.write(out, [((code,), n) for code, n in refused])
 
 
 def listen(host: str, port: int) -> socket.socket:

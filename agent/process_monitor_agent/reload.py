@@ -23,7 +23,7 @@ import threading
 
 from .collector import Collector
 from .config import ConfigError, parse_config, read_config_bytes
-from .exposition import write_family
+from .export import own
 from .log import log
 from .quote import clip
 
@@ -90,10 +90,8 @@ class Reloader:
     def write_metrics(self, out: list[str]) -> None:
         """process_monitor_agent_config_reload_requests_total{trigger,outcome} (collector.extra_writers)."""
         with self._cond:
-            samples = [(f'outcome="{o}",trigger="{t}"', n) for (t, o), n in sorted(self.requests.items())]
-        write_family(out, "process_monitor_agent_config_reload_requests_total",
-                     "Config reload requests by trigger and outcome; only the outcomes applied and refused read and "
-                     "parsed the file.", "counter", samples)
+            samples = [((o, t), n) for (t, o), n in sorted(self.requests.items())]
+        own.CONFIG_RELOAD_REQUESTS_TOTAL.write(out, samples)
 
     def _guarded(self, trigger: str, force: bool) -> tuple[bool, str, str]:
         try:

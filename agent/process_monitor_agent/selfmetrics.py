@@ -11,11 +11,17 @@ import gc
 import resource
 import sys
 
-from .exposition import write_family
+from .export.textformat import Family, fmt_value
 from .procfs import read_file
 from .procfs.fd import count_fds
 from .procfs.stat import parse_stat
 from .procfs.system import clock_ticks, page_size, parse_boot_time
+
+
+def write_family(out: list[str], name: str, help_text: str, kind: str, samples: list[tuple[str, float]]) -> None:
+    """One family with pre-rendered label text (`a="x"`)."""
+    out.append(Family(name, help_text, kind).header)
+    out.extend(f"{name}{{{lt}}} {fmt_value(v)}\n" if lt else f"{name} {fmt_value(v)}\n" for lt, v in samples)
 
 
 class SelfMetrics:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..exposition import escape_label
-
 
 @dataclass(frozen=True, slots=True)
 class Device:
@@ -20,13 +18,11 @@ class Device:
     uuid: str
     instance: str = ""
     model: str = ""
-    labels: str = field(init=False, compare=False, repr=False)
 
-    def __post_init__(self) -> None:
-        text = f',gpu="{escape_label(self.gpu)}",UUID="{escape_label(self.uuid)}"'
-        if self.instance:
-            text += f',GPU_I_ID="{escape_label(self.instance)}"'
-        object.__setattr__(self, "labels", text)
+    @property
+    def label_values(self) -> tuple[str, str, str | None]:
+        """Values of gpu/families.py's DEVICE_LABELS (gpu, UUID, GPU_I_ID); None: no GPU_I_ID (not MIG)."""
+        return (self.gpu, self.uuid, self.instance or None)
 
     @property
     def name(self) -> str:

@@ -15,13 +15,12 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from ..exposition import escape_label, write_family
+from ..export import own
 from ..log import log
 from .deadline import OK, STALLED, TIMEOUT, DeadlineWorker
 from .model import Device, GroupUse, Sample
 from .nvml import NvmlReader
 
-A = "process_monitor_agent_"
 # nvmlInit can take seconds on a node whose GPUs are not in persistence mode: the first read may wait this long,
 # and until NVML has answered once, a slow read is "still initialising" (gpu_up 0), not an error.
 FIRST_READ_TIMEOUT = 5.0
@@ -121,24 +120,11 @@ class GpuMonitor:
     # -- the agent's own GPU metrics -------------------------------------------------------------------------
     def write_own(self, out: list[str]) -> None:
         s = self.sample
-        write_family(out, A + "gpu_up",
-                     "Whether the last NVML read answered (1) or failed or timed out (0); with -gpu.enabled only.",
-                     "gauge", [("", 1 if s.ok else 0)])
-        write_family(out, A + "gpu_info",
-                     "GPUs (and MIG GPU instances) NVML reported at the last read; value 1. Labels as "
-                     "dcgm-exporter's.", "gauge",
-                     [(d.labels[1:] + f',modelName="{escape_label(d.model)}"', 1)
-                      for d in sorted(s.devices, key=_device_order)])
-        write_family(out, A + "gpu_processes",
-                     "Processes holding a GPU context at the last read, by whether a group tracks them.", "gauge",
-                     [('state="ignored"', self.ignored), ('state="tracked"', self.tracked)])
-        write_family(out, A + "gpu_read_duration_seconds",
-                     "Wall time of the last NVML read, including waiting for it (at most -gpu.timeout).", "gauge",
-                     [("", self.last_duration)])
-        write_family(out, A + "gpu_scrape_errors_total",
-                     "Failed NVML reads by reason (library_not_found, driver_not_loaded, no_permission, gpu_lost, "
-                     "reset_required, timeout, ...); a GPU error never fails the scrape.", "counter",
-                     [(f'reason="{escape_label(k)}"', v) for k, v in sorted(self.errors.items())])
+        own.GPU_UP.write(out, [((), 1 if s.ok else 0)])
+        own.GPU_INFO.write(out, [((*d.label_values, d.model), 1) for d in sorted(s.devices, key=_device_order)])
+        own.GPU_PROCESSES.write(out, [(("ignored",), self.ignored), (("tracked",), self.tracked)])
+        own.GPU_READ_DURATION_SECONDS.write(out, [((), self.last_duration)])
+        own.GPU_SCRAPE_ERRORS_TOTAL.write(out, [((k,), v) for k, v in sorted(self.errors.items())])
 
     def close(self) -> None:
         """Stop the worker thread and shut NVML down (unless a read is still stuck in it)."""

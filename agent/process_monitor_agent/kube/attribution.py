@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..export import own
 from ..procfs import read_file
 from ..procfs.cgroup import parse_cgroup
 from .cgroup_path import PodCgroup, parse_pod_cgroup
@@ -167,20 +168,11 @@ class Attributor:
     # -- the agent's own metrics -----------------------------------------------------------------------------------
     def write_metrics(self, out: list[str]) -> None:
         """Attribution's own families (collector.py, only while attribution is in use)."""
-        from ..exposition import write_family  # here: exposition imports grouper -> tracker -> this module
-
-        a = "process_monitor_agent_kubernetes_"
         idx = self.index
-        write_family(out, a + "log_dir_scans_total",
-                     "Listings of the kubelet's pod and container log directories (on unknown pods/containers).",
-                     "counter", [("", idx.scans)])
-        write_family(out, a + "log_dir_skipped_entries",
-                     "Entries of the last listing that fit no kubelet naming rule (ignored).",
-                     "gauge", [("", idx.skipped)])
+        own.KUBERNETES_LOG_DIR_SCANS_TOTAL.write(out, [((), idx.scans)])
+        own.KUBERNETES_LOG_DIR_SKIPPED_ENTRIES.write(out, [((), idx.skipped)])
         roles: dict[str, int] = {}
         for w in self.workloads.values():
             state = "pending" if w.pending else w.role
             roles[state] = roles.get(state, 0) + 1
-        write_family(out, a + "workloads",
-                     "Pod cgroups (containers, sandboxes, ...) known to the agent; pending: names not found yet.",
-                     "gauge", [(f'state="{k}"', v) for k, v in sorted(roles.items())])
+        own.KUBERNETES_WORKLOADS.write(out, [((k,), v) for k, v in sorted(roles.items())])
