@@ -2,7 +2,8 @@
 
 Entry points: `process-monitor-agent` / `python -m process_monitor_agent` (cli.main). Module map: cli (flags),
 config + rules + template (grouping rules), procfs/ (file parsers), tracker (per-process state), grouper
-(per-group accumulators), exposition + selfmetrics (text format), collector (one shared collection), server
+(per-group accumulators), export/ (families as data, text format, own and standard metrics), collector (one
+shared collection), server
 (HTTP), reload (file watch, SIGHUP, HTTP reload). Nothing heavy is imported here.
 """
 

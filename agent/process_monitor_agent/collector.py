@@ -26,9 +26,9 @@ from . import __version__
 from .config import Config
 from .export import own
 from .export.families import Options, select, write_groups
+from .export.process import StandardMetrics
 from .grouper import Grouper
 from .log import log
-from .selfmetrics import SelfMetrics
 from .track import CollectStats, Settings, Tracker
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class Collector:
         if gpu is not None:
             gpu.set_rules(config.rules)
         self.families = select(settings.threads, gpu is not None)
-        self.selfm = SelfMetrics() if self_metrics else None
+        self.selfm = StandardMetrics() if self_metrics else None
         self.max_age = max_age
         self.deadline = deadline
         # `cv` guards everything a scrape reads; `_collect_lock` serialises collections (tracker/grouper state).
