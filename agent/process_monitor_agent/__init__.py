@@ -3,8 +3,8 @@
 Entry points: `process-monitor-agent` / `python -m process_monitor_agent` (cli.main). Module map: cli (flags),
 config + rules + template (grouping rules), procfs/ (file parsers), tracker (per-process state), grouper
 (per-group accumulators), export/ (families as data, text format, own and standard metrics), collector (one
-shared collection), server
-(HTTP), reload (file watch, SIGHUP, HTTP reload). Nothing heavy is imported here.
+shared collection), http/ (routes, bounded server, web config), reload (file watch, SIGHUP, HTTP reload).
+Nothing heavy is imported here.
 """
 
 __version__ = "0.1.0"

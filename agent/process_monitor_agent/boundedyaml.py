@@ -1,6 +1,6 @@
 """Bounded, total YAML loading for files the agent reads (-config.path, -web.config.file).
 
-Called by config.py (process_names configs) and webconfig.py. Three limits hold whatever the file says, so a
+Called by config.py (process_names configs) and http/webconfig.py. Three limits hold whatever the file says, so a
 hostile or broken file costs at most a few hundred milliseconds and a few tens of megabytes before it is refused:
 `MAX_BYTES` of input (a ConfigMap cannot be larger either), collections nested at most `MAX_DEPTH` deep, and at
 most `MAX_NODES` nodes counted after alias expansion (a "billion laughs" bomb of 1 KB expands to billions; the

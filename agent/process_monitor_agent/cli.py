@@ -232,8 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         return 0
 
+    from .http.routes import WebConfigError, load_web_config, make_server, serve_in_thread
     from .reload import Reloader
-    from .server import WebConfigError, load_web_config, make_server, serve_in_thread
 
     reloader = Reloader(path, collector, initial_text) if path else None
     if reloader is not None:

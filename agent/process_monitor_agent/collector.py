@@ -1,6 +1,6 @@
 """One collection shared by every scrape: tracker + grouper + exposition, with a deadline.
 
-Called by server.py (each HTTP scrape), cli.py (start-up priming and -once-to-stdout-delay) and reload.py (to
+Called by http/routes.py (each HTTP scrape), cli.py (start-up priming and -once-to-stdout-delay) and reload.py (to
 swap rules). Concurrent scrapes never walk /proc twice: a scrape that arrives while a collection is running waits
 for it and reuses its result if it finished after the scrape arrived, and any result younger than `max_age`
 (100 ms) is reused as is. Also owns the agent's own metrics (collection cost, error counters, reload state,

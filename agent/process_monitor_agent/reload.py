@@ -1,6 +1,6 @@
 """Config reload: re-read -config.path and swap the rules in without losing group counters.
 
-Called by cli.py (SIGHUP, and the file watcher from watch.py) and server.py (POST /-/reload, only with
+Called by cli.py (SIGHUP, and the file watcher from watch.py) and http/routes.py (POST /-/reload, only with
 -web.enable-lifecycle). `Reloader.reload` is the one path every trigger takes, and it never raises: whatever goes
 wrong (unreadable or oversized file, invalid YAML, a limit, a bad rule, even a bug) keeps the last good rules,
 sets collector's `process_monitor_agent_config_last_reload_successful` to 0, counts a failure and logs one line,

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import bcrypt
 import pytest
-from process_monitor_agent import httpserver
-from process_monitor_agent.server import load_web_config, make_server, serve_in_thread
-from process_monitor_agent.webconfig import WebConfig, WebConfigError
+from process_monitor_agent.http import connection as httpconn
+from process_monitor_agent.http.routes import load_web_config, make_server, serve_in_thread
+from process_monitor_agent.http.webconfig import WebConfig, WebConfigError
 
 BODY = b"".join(b'namedprocess_namegroup_num_procs{groupname="g%d"} 1\n' % i for i in range(2000))
 
@@ -94,7 +94,7 @@ def test_malformed_request_gets_an_error_status_and_a_closed_connection(request_
 
 def test_a_request_trickling_in_is_cut_off_by_the_whole_request_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
     """A byte every 0.2 s would pass any per-read timeout; the deadline covers the whole request."""
-    monkeypatch.setattr(httpserver, "REQUEST_TIMEOUT", 1.0)
+    monkeypatch.setattr(httpconn, "REQUEST_TIMEOUT", 1.0)
     request = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"a" * 100 + b"\r\n\r\n"
     with serving() as port, socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         sent = 0

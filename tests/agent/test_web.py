@@ -9,7 +9,7 @@ from pathlib import Path
 
 import bcrypt
 import pytest
-from process_monitor_agent.server import WebConfigError, load_web_config, make_server, serve_in_thread
+from process_monitor_agent.http.routes import WebConfigError, load_web_config, make_server, serve_in_thread
 
 
 def basic(user: str, password: str) -> str:

@@ -14,7 +14,7 @@ import pathlib
 import bcrypt
 import pytest
 import yaml
-from process_monitor_agent import server
+from process_monitor_agent.http import routes as server
 
 
 def header(user: str, password: str) -> str:

@@ -9,7 +9,7 @@ is a crash, and libFuzzer writes the input under -artifact_prefix):
 - procfs:   the first byte picks a parser from PARSERS, the rest is the file -> ValueError or IndexError, what the
             tracker catches and counts for an odd process (a file the kernel wrote cannot be malformed; a fake
             -procfs tree or a kernel change can)
-- http:     httpserver.parse_head + body_length + accepts_gzip -> HTTPError
+- http:     http/protocol.parse_head + body_length + accepts_gzip -> HTTPError
 - webconfig: webconfig.parse_web_config(bytes) -> WebConfigError; OpenSSL's loading of the files it names is
             replaced by a double that refuses them (the target is the validation; a fuzzed path such as /dev/zero
             must not make OpenSSL read forever)
@@ -24,7 +24,8 @@ import atheris
 
 with atheris.instrument_imports(include=["process_monitor_agent", "yaml"]):
     from process_monitor_agent.config import ConfigError, parse_config
-    from process_monitor_agent.httpserver import HTTPError, accepts_gzip, body_length, parse_head
+    from process_monitor_agent.http.protocol import HTTPError, accepts_gzip, body_length, parse_head
+    from process_monitor_agent.http.webconfig import WebConfigError, parse_web_config
     from process_monitor_agent.procfs.cgroup import parse_cgroup
     from process_monitor_agent.procfs.cmdline import parse_cmdline
     from process_monitor_agent.procfs.io import parse_io
@@ -37,7 +38,6 @@ with atheris.instrument_imports(include=["process_monitor_agent", "yaml"]):
     from process_monitor_agent.procfs.wchan import parse_wchan
     from process_monitor_agent.rules import ProcAttrs
     from process_monitor_agent.template import TemplateError, compile_template
-    from process_monitor_agent.webconfig import WebConfigError, parse_web_config
 
 PARSERS = (parse_cgroup, parse_cmdline, parse_io, parse_max_open_files, parse_runtime_ns, parse_smaps_rollup,
            parse_stat, split_stat, parse_status, parse_boot_time, parse_wchan)

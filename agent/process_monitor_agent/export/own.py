@@ -2,7 +2,7 @@
 `process_monitor_agent_*` family (collection, reload, HTTP server, GPU monitor, pod attribution).
 
 Values belong to their owners, which write them with `Family.write` at each scrape: collector.py (scrape errors,
-collection, reload state, limits), httpserver.py (connections), reload.py (reload requests), gpu/monitor.py
+collection, reload state, limits), http/server.py (connections), reload.py (reload requests), gpu/monitor.py
 (-gpu.enabled), kube/attribution.py (pod attribution in use). The standard process_*/python_* metrics are
 prometheus_client's (export/process.py). A leaf besides textformat.
 """
@@ -79,7 +79,7 @@ CONFIG_RELOAD_REQUESTS_TOTAL = Family(
     "Config reload requests by trigger and outcome; only the outcomes applied and refused read and parsed the file.",
     "counter", ("outcome", "trigger"))
 
-# -- HTTP server (httpserver.py) ----------------------------------------------------------------------------------
+# -- HTTP server (http/server.py) ---------------------------------------------------------------------------------
 HTTP_CONNECTIONS = Family(A + "http_connections", "HTTP connections open now.", "gauge")
 HTTP_CONNECTIONS_MAX = Family(A + "http_connections_max",
                               "Most HTTP connections served at once (-web.max-connections).", "gauge")

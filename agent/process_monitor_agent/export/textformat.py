@@ -2,7 +2,7 @@
 declaration of one metric family with its one writer.
 
 A leaf (imports nothing of the agent). Read by export/families.py and export/own.py (the declarations), by the
-collector and by every owner of own metrics (httpserver, reload, gpu monitor, pod attribution) to write them.
+collector and by every owner of own metrics (HTTP server, reload, gpu monitor, pod attribution) to write them.
 Values are formatted as Go's client does (shortest float, exponent from 1e6 on), so the text reads the same as
 process-exporter's.
 """

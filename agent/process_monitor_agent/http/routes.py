@@ -1,11 +1,11 @@
 """HTTP endpoints: the telemetry path (default /metrics), /healthz, POST /-/reload, and a small landing page.
 
-Called by cli.py. The routes live here; the bounded HTTP/1.1 server under them is httpserver.py and
--web.config.file (TLS, basic auth) is webconfig.py. Concurrent scrapes share one collection through
+Called by cli.py. The routes live here; the bounded HTTP/1.1 server under them is http/server.py and
+-web.config.file (TLS, basic auth) is http/webconfig.py. Concurrent scrapes share one collection through
 collector.Collector.exposition(). The exposition is gzip-compressed when the client accepts it, as client_golang's
 promhttp does (Prometheus always asks). `/healthz` answers without authentication, so liveness and readiness
 probes keep passing once basic auth is on; every other path needs it, and a request whose password would need a
-bcrypt check while two are under way gets 429 (webconfig.py), so password guessing cannot hold every connection.
+bcrypt check while two are under way gets 429 (http/webconfig.py), so password guessing cannot hold every connection.
 `POST /-/reload` (and PUT, as Prometheus) works only with -web.enable-lifecycle; otherwise it answers 403
 `Lifecycle API is not enabled.`, Prometheus' words. The file watch reloads without it.
 """
@@ -16,9 +16,10 @@ import threading
 import zlib
 from collections.abc import Callable
 
-from .httpserver import HTTPServer, Request, Response, accepts_gzip, listen
-from .log import log
-from .quote import clip
+from ..log import log
+from ..quote import clip
+from .protocol import Request, Response, accepts_gzip
+from .server import HTTPServer, listen
 from .webconfig import WebConfig, WebConfigError, load_web_config
 
 __all__ = ["WebConfig", "WebConfigError", "load_web_config", "make_server", "parse_listen_address",

@@ -1,10 +1,10 @@
 """-web.config.file: the exporter-toolkit format's `tls_server_config` and `basic_auth_users`, and the auth check.
 
-Called by cli.py (load at start-up) and server.py (every request but /healthz). TLS takes cert_file, key_file and
-client_ca_file (ssl is imported only then). Basic auth takes bcrypt hashes (`$2a$`, `$2b$`, `$2y$`, as Go's
-x/crypto/bcrypt) and checks them with the `bcrypt` package (imported only when users are configured; the stdlib
-`crypt` module is gone in Python 3.13). Any other top-level key is refused at start-up with a message, and so is a
-hash that is not bcrypt. The file is read with the same bounds as the grouping config (boundedyaml.py).
+Called by cli.py (load at start-up) and http/routes.py (every request but /healthz). TLS takes cert_file,
+key_file and client_ca_file (ssl is imported only then). Basic auth takes bcrypt hashes (`$2a$`, `$2b$`, `$2y$`,
+as Go's x/crypto/bcrypt) and checks them with the `bcrypt` package (imported only when users are configured; the
+stdlib `crypt` module is gone in Python 3.13). Any other top-level key is refused at start-up with a message, and
+so is a hash that is not bcrypt. The file is read with the same bounds as the grouping config (boundedyaml.py).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import re
 import threading
 from typing import Any
 
-from . import boundedyaml
-from .quote import short
+from .. import boundedyaml
+from ..quote import short
 
 _BCRYPT = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
 
