@@ -163,9 +163,16 @@ def write_groups(out: list[str], groups: Iterable[Any], families: Iterable[Famil
                 for _, v in fn(g, opts):
                     lines.append(f"{name}{{{gl}}} {fv(v)}\n")
         else:
+            # Label text by values, for this family and this call only (values come from tenants: never kept):
+            # most values repeat (mode="user" in every group, a thread name in every family of its group).
+            texts: dict[tuple[Any, ...], str] = {}
             for g, gl in zip(groups, labels, strict=True):
+                head = f"{name}{{{gl}"
                 for values, v in fn(g, opts):
-                    lines.append(f"{name}{{{gl}{label_text(prefixes, values)}}} {fv(v)}\n")
+                    lt = texts.get(values)
+                    if lt is None:
+                        lt = texts[values] = label_text(prefixes, values)
+                    lines.append(f"{head}{lt}}} {fv(v)}\n")
         if lines:
             out.append(fam.header)
             out.extend(lines)

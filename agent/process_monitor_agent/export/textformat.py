@@ -36,6 +36,8 @@ def fmt_value(v: float | int) -> str:
     if v.is_integer() and -1e6 < v < 1e6:
         return str(int(v))
     r = repr(v)  # shortest round-trip digits, like Go's
+    if 1e-4 <= abs(v) < 1e6:
+        return r  # decimal exponent -4 .. 5: repr's fixed notation is Go's (the common case: CPU seconds)
     sign = ""
     if r[0] == "-":
         sign, r = "-", r[1:]
@@ -68,8 +70,11 @@ def escape_help(v: str) -> str:
 
 def label_text(prefixes: tuple[str, ...], values: tuple[Any, ...]) -> str:
     """`,a="x",b="y"` for label prefixes (`,a="`, see `Family.prefixes`) and values; a None value is left out."""
-    if len(prefixes) == 1:
+    n = len(prefixes)
+    if n == 1:
         return prefixes[0] + escape_label(str(values[0])) + '"'
+    if n == 2 and values[1] is not None:  # thread families (threadname, mode): spelled out, the hot case
+        return prefixes[0] + escape_label(str(values[0])) + '"' + prefixes[1] + escape_label(str(values[1])) + '"'
     return "".join(p + escape_label(str(v)) + '"' for p, v in zip(prefixes, values, strict=True) if v is not None)
 
 
