@@ -35,7 +35,7 @@ from process_monitor_agent.export.families import (  # noqa: E402
     select,
     write_groups,
 )
-from process_monitor_agent.grouper import Counters, GroupSnapshot, ThreadGroup  # noqa: E402
+from process_monitor_agent.model import Counts, GroupSnapshot, ThreadGroup  # noqa: E402
 from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric  # noqa: E402
 from prometheus_client.registry import Collector  # noqa: E402
@@ -44,8 +44,8 @@ HZ = 100.0
 WCHANS = ("do_nanosleep", "ep_poll", "futex_wait_queue", "pipe_read", "do_select")
 
 
-def counters(seed: int) -> Counters:
-    c = Counters()
+def counters(seed: int) -> Counts:
+    c = Counts()
     c.utime, c.stime = 1_000 + seed * 7, 300 + seed * 3
     c.rb, c.wb = seed * 4096, seed * 8192
     c.maj, c.min = seed % 17, seed * 31

@@ -14,7 +14,7 @@ from process_monitor_agent.config import load_config
 from process_monitor_agent.export import families, own
 from process_monitor_agent.export.families import BY_NAME, select
 from process_monitor_agent.export.textformat import Family, escape_help, fmt_value
-from process_monitor_agent.tracker import Settings
+from process_monitor_agent.track import Settings
 from prometheus_client.parser import text_string_to_metric_families
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures"

@@ -1,10 +1,11 @@
 """Pure parsers for the /proc/<pid>/* files the agent reads, plus the small read helpers they share.
 
-This package is the only agent code that opens files under /proc (track/, kube/attribution.py and selfmetrics.py
-all read through it). One module per file kind (stat, status, io, limits, fd, smaps, cgroup, cmdline, task,
-schedstat, wchan, system). Parsers take the raw bytes of a file and return plain values, so tests feed
-them fixture bytes and track/ feeds them what `read_file` returned; the two files read for every PID (stat,
-schedstat) also have a one-read reader of their own in their module. Every path is built from one procfs root
+This package is the only agent code that opens files under /proc (track/ and kube/attribution.py read through it;
+the agent's own /proc/self is read by prometheus_client's ProcessCollector, export/process.py). One module per
+file kind (stat, status, io, limits, fd, smaps, cgroup, cmdline, task, schedstat, wchan, system). Parsers take
+the raw bytes of a file and return plain values, so tests feed them fixture bytes and track/ feeds them what
+`read_file` returned; the two files read for every PID (stat, schedstat) also have a one-read reader of their
+own in their module. Every path is built from one procfs root
 (`-procfs`), so a fake tree under tests/fixtures/ and the host's /host/proc work the same way.
 """
 

@@ -1,4 +1,4 @@
-"""Open file descriptor count of a process (track/refresh.py, selfmetrics.py).
+"""Open file descriptor count of a process (track/refresh.py).
 
 Linux >= 6.2 reports the number of open descriptors as the st_size of /proc/<pid>/fd, which costs one stat()
 instead of open+getdents+close; older kernels report 0, and then the directory is listed.

@@ -1,7 +1,7 @@
 """Parser for /proc/<pid>/stat and /proc/<pid>/task/<tid>/stat: the one place that knows the line's layout.
 
 Called by track/ on every PID of every collection (the agent's hot path: the walk, threads, the children pass, the
-GPU re-match) and by selfmetrics.py. Field numbers follow proc(5); the comm field may contain spaces and
+GPU re-match). Field numbers follow proc(5); the comm field may contain spaces and
 parentheses, so the split starts after the LAST ')'. The hot path builds no record per PID: `parse_stat` (a Stat of
 11 fields) costs ~5.5 us a line, `split_stat` plus one int() ~1.5 us (CPython 3, this machine), and an ignored
 process needs only its start time (an idle tracked one is not split at all). So the walk splits once and indexes the

@@ -1,5 +1,5 @@
 """Host-wide procfs values: the PID list (track/, every collection); boot time from /proc/stat, clock ticks and
-page size (track/ and selfmetrics.py at start-up)."""
+page size (track/ at start-up)."""
 
 from __future__ import annotations
 
