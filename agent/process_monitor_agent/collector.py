@@ -13,6 +13,9 @@ machine too loaded to finish a walk) makes answers stale, never late. The collec
 serves the scrapes after it. With `deadline` 0 the scrape's own thread collects (tests, -once-to-stdout-delay).
 A collection that raises (a bug: per-process oddities are absorbed by the tracker) counts a scrape error and
 keeps the last good result.
+
+Over 300 lines because scheduling, publishing and serving one result share one condition variable and its state;
+the families it writes are declared in export/ (own.py, families.py), not here.
 """
 
 from __future__ import annotations
