@@ -19,11 +19,11 @@ after --ttl seconds.
 
 Preparing the dependency folder (on a machine with network, for the device machine's Python version/arch):
 
-    python3 -m pip install --target bench/.gpu-deps google-re2 PyYAML nvidia-ml-py prometheus_client  # git-ignored
+    python3 -m pip install --target bench/.gpu-deps google-re2 PyYAML nvidia-ml-py  # git-ignored
     python3 bench/gpu_check.py                     # picks bench/.gpu-deps up by default
 
 For a device machine with another Python, add `--python-version 3.X --only-binary=:all: --platform
-manylinux2014_x86_64` (google-re2 and PyYAML ship compiled wheels; nvidia-ml-py and prometheus_client are pure
+manylinux2014_x86_64` (google-re2 and PyYAML ship compiled wheels; nvidia-ml-py is pure
 Python). The script prints SKIP and exits 2 when the folder does not import there.
 """
 
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--busy", type=float, default=8.0, help="seconds child b copies memory")
     p.add_argument("--min-util", type=float, default=0.02, help="utilisation ratio the busy group must exceed")
     p.add_argument("--deps", default=str(DEFAULT_DEPS),
-                   help="folder with google-re2, PyYAML, nvidia-ml-py, prometheus_client")
+                   help="folder with google-re2, PyYAML, nvidia-ml-py")
     p.add_argument("--ttl", type=float, default=180.0, help="children exit on their own after this")
     p.add_argument("--child", nargs=2, metavar=("NAME", "MIB"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     path = [str(ROOT / "agent")] + ([args.deps] if Path(args.deps).is_dir() else [])
     env["PYTHONPATH"] = os.pathsep.join(path + [q for q in env.get("PYTHONPATH", "").split(os.pathsep) if q])
-    imports = "import re2, yaml, prometheus_client, pynvml; print(pynvml.__file__)"
+    imports = "import re2, yaml, pynvml; print(pynvml.__file__)"
     probe = subprocess.run([sys.executable, "-c", imports], env=env,
                            capture_output=True, text=True, timeout=60, check=False)
     if probe.returncode != 0:

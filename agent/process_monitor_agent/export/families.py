@@ -125,8 +125,8 @@ THREAD_FAMILIES: tuple[Family, ...] = (
     THREAD_MINOR_PAGE_FAULTS_TOTAL, THREAD_CONTEXT_SWITCHES_TOTAL,
 )
 
-# Every family the agent declares, by full metric name (the agent's own process_*/python_* metrics come from
-# prometheus_client's standard collectors and are not declared here).
+# Every family the agent declares, by full metric name (its standard process_*/python_* families are declared in
+# export/process.py, which reads /proc/self and so is not imported here).
 BY_NAME: dict[str, Family] = {f.name: f for f in (*GROUP_FAMILIES, *THREAD_FAMILIES, *GPU_FAMILIES, *own.ALL)}
 
 

@@ -4,7 +4,7 @@
 Values belong to their owners, which write them with `Family.write` at each scrape: collector.py (scrape errors,
 collection, reload state, limits), http/server.py (connections), reload.py (reload requests), gpu/monitor.py
 (-gpu.enabled), kube/attribution.py (pod attribution in use). The standard process_*/python_* metrics are
-prometheus_client's (export/process.py). A leaf besides textformat.
+in export/process.py. A leaf besides textformat.
 """
 
 from __future__ import annotations
