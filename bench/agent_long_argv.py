@@ -28,10 +28,10 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tools")]
+sys.path.insert(0, str(ROOT / "tools"))
 
-from agent_real import exporters, procs  # noqa: E402
-from agent_real import exposition as ex  # noqa: E402
+from harness import exporters, realprocs  # noqa: E402
+from harness import exposition as ex  # noqa: E402
 
 ARG_MAX_STRLEN = 128 << 10  # includes the terminating NUL
 DEFAULT_NAME = [{"cmdline": [".+"]}]  # no name: {{.ExeBase}}
@@ -50,7 +50,7 @@ class Result:
 
 
 def status_kib(pid: int, field: str) -> int:
-    return int(procs.status_field(pid, field).split()[0])
+    return int(realprocs.status_field(pid, field).split()[0])
 
 
 @contextlib.contextmanager
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = pathlib.Path(tmp)
         config = exporters.write_config(workdir / "default-name.yaml", DEFAULT_NAME)
         prefix = "pm" + secrets.token_hex(2)
-        with procs.ProcSet(workdir, ttl=1800) as ps:
+        with realprocs.ProcSet(workdir, ttl=1800) as ps:
             for i in range(args.procs):
                 ps.sleeper(f"{prefix}-long", argv0=f"{prefix}{i:03d}" + "x" * (ARG_MAX_STRLEN - 1 - len(prefix) - 3))
             print(f"spawned {args.procs} sleeps with a {ARG_MAX_STRLEN - 1}-byte argv[0]", file=sys.stderr)

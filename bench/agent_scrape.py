@@ -33,10 +33,10 @@ from dataclasses import asdict, dataclass
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tools")]
+sys.path.insert(0, str(ROOT / "tools"))
 
-from agent_real import exporters, procs  # noqa: E402
-from agent_real import exposition as ex  # noqa: E402
+from harness import exporters, realprocs  # noqa: E402
+from harness import exposition as ex  # noqa: E402
 
 CATCH_ALL = [{"name": "{{.Comm}}", "cmdline": [".+"]}]
 # Matches nothing: every process is read once and then ignored, so a scrape is a walk over /proc/*/stat.
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = pathlib.Path(tmp)
         config = exporters.write_config(workdir / f"{args.config}.yaml", CONFIGS[args.config])
         web = web_config_with_basic_auth(workdir, args.basic_auth_cost) if args.basic_auth_cost > 0 else None
-        with process_room(args.procs), procs.SleepFarm(args.procs, ttl=3600):
+        with process_room(args.procs), realprocs.SleepFarm(args.procs, ttl=3600):
             print(f"spawned {args.procs} sleep processes", file=sys.stderr)
             for impl in impls:
                 print(f"measuring {impl.name} ...", file=sys.stderr)

@@ -2,7 +2,7 @@
 """Per-collection CPU of the agent's collector with Kubernetes attribution off, on (labels), and by template, on a
 fake node where the processes really are in pods (which this machine cannot offer with real processes).
 
-Builds a fake procfs (tests/agent/agent_fakeproc.py) of --procs processes spread over --pods pods (one container
+Builds a fake procfs (tools/harness/fakeproc.py) of --procs processes spread over --pods pods (one container
 each, systemd/containerd cgroup paths, plus one pause process per pod) and a kubelet log tree naming them, then runs
 the real Collector in this process for each mode: first collection (cgroup reads, one log-directory listing) and
 --collections steady ones. Prints CPU per collection and the ratios against "off" (one group per name) and
@@ -24,9 +24,9 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "agent"), str(ROOT / "tests" / "agent")]
+sys.path[:0] = [str(ROOT / "agent"), str(ROOT / "tools")]
 
-from agent_fakeproc import FakeProc  # noqa: E402
+from harness.fakeproc import FakeProc  # noqa: E402
 from process_monitor_agent.collector import Collector  # noqa: E402
 from process_monitor_agent.config import parse_config  # noqa: E402
 from process_monitor_agent.track import Settings  # noqa: E402

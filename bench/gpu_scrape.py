@@ -36,11 +36,11 @@ from dataclasses import dataclass
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tools")]
+sys.path.insert(0, str(ROOT / "tools"))
 
 import fakenvml  # noqa: E402
-from agent_real import exporters, procs  # noqa: E402
-from agent_real import exposition as ex  # noqa: E402
+from harness import exporters, realprocs  # noqa: E402
+from harness import exposition as ex  # noqa: E402
 
 CATCH_ALL = [{"name": "{{.Comm}}", "cmdline": [".+"]}]
 MATCHER = [{"name": "gpu:{{.Comm}}@{{.GPUs}}", "gpu": True}, *CATCH_ALL]
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg_plain.write_text(yaml.safe_dump({"process_names": CATCH_ALL}))
         cfg_matcher = work / "matcher.yaml"
         cfg_matcher.write_text(yaml.safe_dump({"process_names": MATCHER}))
-        with procs.SleepFarm(args.procs, ttl=900) as farm:
+        with realprocs.SleepFarm(args.procs, ttl=900) as farm:
             os.environ[fakenvml.ENV] = str(scenario(farm.pids[: args.gpu_procs], args.devices).write(work / "s.txt"))
             on = ["-gpu.enabled", f"-gpu.library={lib}", "-gpu.timeout=5s"]
             plans = [("off", cfg_plain, []), ("on", cfg_plain, on), ("matcher", cfg_matcher, on)]

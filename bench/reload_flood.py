@@ -31,10 +31,10 @@ import time
 from collections import Counter
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tools")]
+sys.path.insert(0, str(ROOT / "tools"))
 
-from agent_real import exporters  # noqa: E402
-from agent_real import exposition as ex  # noqa: E402
+from harness import exporters  # noqa: E402
+from harness import exposition as ex  # noqa: E402
 
 
 def config_text(kind: str) -> str:

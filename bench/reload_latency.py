@@ -28,10 +28,10 @@ import time
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tools")]
+sys.path.insert(0, str(ROOT / "tools"))
 
-from agent_real import exporters, procs  # noqa: E402
-from agent_real import exposition as ex  # noqa: E402
+from harness import exporters, realprocs  # noqa: E402
+from harness import exposition as ex  # noqa: E402
 
 P95_TARGET_S = 1.0
 
@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     prefix = "pmrl" + os.urandom(2).hex()
     latencies: list[float] = []
     failures: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="bench-reload-") as tmp, procs.ProcSet(pathlib.Path(tmp), ttl=900) as ps:
+    with tempfile.TemporaryDirectory(prefix="bench-reload-") as tmp, \
+            realprocs.ProcSet(pathlib.Path(tmp), ttl=900) as ps:
         workdir = pathlib.Path(tmp)
         ps.worker(f"{prefix}-base", burn=0.0)
         for i in range(args.swaps):

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import requests
-from agent_fakeproc import FakeProc
+from harness.fakeproc import FakeProc
 from localcluster.ports import free_port
 
 

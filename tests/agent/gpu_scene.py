@@ -14,7 +14,7 @@ from pathlib import Path
 
 import fakenvml
 import pytest
-from agent_fakeproc import FakeProc
+from harness.fakeproc import FakeProc
 from process_monitor_agent.collector import Collector
 from process_monitor_agent.config import parse_config
 from process_monitor_agent.gpu.monitor import GpuMonitor

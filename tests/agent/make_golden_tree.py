@@ -9,9 +9,9 @@ import shutil
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))  # harness, when run as a script
 
-from agent_fakeproc import FakeProc
+from harness.fakeproc import FakeProc
 
 ROOT = Path(__file__).resolve().parent.parent / "fixtures" / "procfs-golden"
 

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from agent_fakeproc import FakeProc
 from fakenvml import Scenario
 from gpu_scene import build_fake_nvml, series, value
+from harness.fakeproc import FakeProc
 from process_monitor_agent.config import ConfigError, parse_config
 from process_monitor_agent.rules import ProcAttrs
 

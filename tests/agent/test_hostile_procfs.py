@@ -1,4 +1,4 @@
-"""What a process can put in /proc must never fail a scrape or start-up: fake procfs trees (agent_fakeproc.py) with
+"""What a process can put in /proc must never fail a scrape or start-up: fake procfs trees (harness.fakeproc) with
 parent chains longer than Python's recursion limit, parent cycles, and files that are malformed, truncated, huge,
 not UTF-8 or not files at all. FIFOs stand in for reads that block in the kernel (opening one for reading really
 blocks, as a cmdline read does while the target's mmap lock is held)."""
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agent_fakeproc import FakeProc
+from harness.fakeproc import FakeProc
 from process_monitor_agent.collector import Collector
 from process_monitor_agent.config import parse_config
 from process_monitor_agent.grouper import Grouper

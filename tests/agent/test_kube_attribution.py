@@ -1,4 +1,4 @@
-"""Kubernetes attribution end to end on fake trees: a fake procfs (agent_fakeproc) and a fake kubelet log tree,
+"""Kubernetes attribution end to end on fake trees: a fake procfs (harness.fakeproc) and a fake kubelet log tree,
 through the real Collector: labels, template fields, sandboxes, pending names, age-out, and the cost rules
 (cgroup read once per process, log directories listed only for unknown pods, nothing at all when off)."""
 
@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from agent_fakeproc import FakeProc
+from harness.fakeproc import FakeProc
 from process_monitor_agent.collector import Collector
 from process_monitor_agent.config import parse_config
 from process_monitor_agent.grouper import Grouper

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from agent_fakeproc import FakeProc
+from harness.fakeproc import FakeProc
 from process_monitor_agent.collector import Collector
 from process_monitor_agent.config import parse_config
 from process_monitor_agent.grouper import Grouper

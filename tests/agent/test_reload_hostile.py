@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from agent_fakeproc import FakeProc
 from agent_runner import FAILURE, FILE_REFUSED, FILE_UNCHANGED, OK, REQUESTS, Running, start, wait_for
+from harness.fakeproc import FakeProc
 from process_monitor_agent import reload as reload_mod
 from process_monitor_agent.collector import Collector
 from process_monitor_agent.config import Config, parse_config

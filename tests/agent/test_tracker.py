@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from agent_fakeproc import BTIME, FakeProc
+from harness.fakeproc import BTIME, FakeProc
 from process_monitor_agent.config import from_flags, parse_config
 from process_monitor_agent.grouper import Grouper
 from process_monitor_agent.model import GO_ZERO_TIME

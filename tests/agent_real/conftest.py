@@ -12,8 +12,7 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
-
-from agent_real import exporters, procs
+from harness import exporters, realprocs
 
 
 @functools.cache
@@ -35,6 +34,6 @@ def unique_prefix() -> str:
 
 
 @pytest.fixture(scope="module")
-def procset(tmp_path_factory: pytest.TempPathFactory) -> Iterator[procs.ProcSet]:
-    with procs.ProcSet(tmp_path_factory.mktemp("procs"), ttl=600) as ps:
+def procset(tmp_path_factory: pytest.TempPathFactory) -> Iterator[realprocs.ProcSet]:
+    with realprocs.ProcSet(tmp_path_factory.mktemp("procs"), ttl=600) as ps:
         yield ps

@@ -10,16 +10,15 @@ from __future__ import annotations
 import pathlib
 from dataclasses import dataclass, field
 
+from harness import exporters, realprocs
+from harness import exposition as ex
 from pytest import approx
-
-from agent_real import exporters, procs
-from agent_real import exposition as ex
 
 
 @dataclass
 class Scene:
     prefix: str
-    ps: procs.ProcSet
+    ps: realprocs.ProcSet
     workdir: pathlib.Path
     config: pathlib.Path
     members: dict[str, list[int]]  # expected group name -> pids in it (children included)
@@ -42,7 +41,7 @@ class Scene:
         return [s for s in samples if s.name.startswith(ex.GROUP_PREFIX)]
 
 
-def build(ps: procs.ProcSet, prefix: str) -> Scene:
+def build(ps: realprocs.ProcSet, prefix: str) -> Scene:
     """Spawn the cast and write the config. Entry order matters (first match wins)."""
     p = prefix
     members: dict[str, list[int]] = {}
@@ -102,7 +101,7 @@ def truth_by_group(scene: Scene, metric: str) -> dict[str, float]:
     """What /proc says each group's gauge should be, for the gauges a sleeping cast keeps still."""
     out: dict[str, float] = {}
     for group, pids in scene.members.items():
-        ts = [procs.truth(pid) for pid in pids]
+        ts = [realprocs.truth(pid) for pid in pids]
         out[group] = float({
             "num_procs": len(ts),
             "num_threads": sum(t.num_threads for t in ts),

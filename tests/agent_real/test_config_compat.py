@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 import yaml
+from harness import exporters, realprocs
+from harness import exposition as ex
 
-from agent_real import exporters, procs
-from agent_real import exposition as ex
 from agent_real.conftest import require, unique_prefix
 
 pytestmark = [pytest.mark.realproc, pytest.mark.peer, pytest.mark.timeout(300)]
@@ -23,7 +23,7 @@ IMPLS = [exporters.DEBIAN, exporters.UPSTREAM, exporters.AGENT]
 
 
 @pytest.fixture(scope="module")
-def compat(procset: procs.ProcSet) -> Iterator[tuple[str, pathlib.Path]]:
+def compat(procset: realprocs.ProcSet) -> Iterator[tuple[str, pathlib.Path]]:
     """The cast (prefix) and an empty config; the compat config is written next to it."""
     p = unique_prefix()
     procset.worker(f"{p}-a")
@@ -44,20 +44,20 @@ def compat(procset: procs.ProcSet) -> Iterator[tuple[str, pathlib.Path]]:
     yield p, empty
 
 
-def scrape_with(procset: procs.ProcSet, impl: str, config: pathlib.Path) -> list[ex.Sample]:
+def scrape_with(procset: realprocs.ProcSet, impl: str, config: pathlib.Path) -> list[ex.Sample]:
     with exporters.Exporter(require(impl), ["-config.path", str(config)], procset.workdir) as exp:
         return ex.parse(exp.scrape())
 
 
 @pytest.mark.parametrize("impl", IMPLS)
-def test_unknown_keys_template_spacing_and_re2_syntax(procset: procs.ProcSet, compat: tuple, impl: str) -> None:
+def test_unknown_keys_template_spacing_and_re2_syntax(procset: realprocs.ProcSet, compat: tuple, impl: str) -> None:
     p = compat[0]
     num_procs = ex.by_group(scrape_with(procset, impl, procset.workdir / "compat.yaml"), "num_procs")
     assert num_procs == {f"{p}-a": 1, f"pre-{p}-b-post": 1, "re-fast": 1}
 
 
 @pytest.mark.parametrize("impl", IMPLS)
-def test_empty_process_names_serves_no_groups(procset: procs.ProcSet, compat: tuple, impl: str) -> None:
+def test_empty_process_names_serves_no_groups(procset: realprocs.ProcSet, compat: tuple, impl: str) -> None:
     samples = scrape_with(procset, impl, compat[1])
     assert not [s for s in samples if s.name.startswith(ex.GROUP_PREFIX)]
     assert ex.select(samples, "namedprocess_scrape_errors")
@@ -84,7 +84,7 @@ def test_config_refused_at_start_up(tmp_path: pathlib.Path, impl: str, bad: str)
 
 
 @pytest.mark.parametrize("impl", IMPLS)
-def test_yaml_1_1_scalars_stay_strings_as_in_yaml_v2(procset: procs.ProcSet, impl: str) -> None:
+def test_yaml_1_1_scalars_stay_strings_as_in_yaml_v2(procset: realprocs.ProcSet, impl: str) -> None:
     """yaml.v2 decodes into Go string fields by the scalar's text: `0x10`, `on` and `off` are names and comms, not
     16 or True, and `1:20` is the regex `1:20`, not the YAML 1.1 sexagesimal 80 (PyYAML's reading)."""
     p = unique_prefix()

@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from harness import exporters, realprocs
+from harness import exposition as ex
 
-from agent_real import exporters, procs
-from agent_real import exposition as ex
 from agent_real.conftest import unique_prefix
 
 pytestmark = [pytest.mark.realproc, pytest.mark.peer, pytest.mark.timeout(300)]
@@ -45,7 +45,7 @@ class Observed:
 
 
 @pytest.fixture(scope="module")
-def observed(procset: procs.ProcSet) -> Iterator[Observed]:
+def observed(procset: realprocs.ProcSet) -> Iterator[Observed]:
     p = unique_prefix()
     pre, new = f"{p}-pre", f"{p}-new"
     procset.worker(pre, burn=BURN)
@@ -61,7 +61,7 @@ def observed(procset: procs.ProcSet) -> Iterator[Observed]:
         # Born after the exporters, with an unmatched child that -children puts in its group.
         time.sleep(BORN_LATER_GAP_S)
         born = procset.worker(new, burn=BURN, children=[procset.child_argv(f"{p}-newkid")])
-        new_cpu = procs.cpu_seconds(born.pid)
+        new_cpu = realprocs.cpu_seconds(born.pid)
         first = {name: ex.parse(e.scrape()) for name, e in running.items()}
         procset.kill(born)
         exporters.past_reuse_window()
@@ -129,7 +129,7 @@ ROUNDS = 3
 
 
 @pytest.fixture(scope="module")
-def replaced(procset: procs.ProcSet) -> Iterator[Replaced]:
+def replaced(procset: realprocs.ProcSet) -> Iterator[Replaced]:
     """One member at a time: each is born, burns CPU, is scraped by everyone, then killed and replaced."""
     group = f"{unique_prefix()}-rep"
     config = exporters.write_config(procset.workdir / "replaced.yaml", [{"name": "{{.Comm}}", "comm": [group]}])
@@ -146,7 +146,7 @@ def replaced(procset: procs.ProcSet) -> Iterator[Replaced]:
         time.sleep(BORN_LATER_GAP_S)
         for _ in range(ROUNDS):
             member = procset.worker(group, burn=0.15)
-            burned += procs.cpu_seconds(member.pid)
+            burned += realprocs.cpu_seconds(member.pid)
             for name, e in running.items():
                 seen[name].append(ex.parse(e.scrape()))
             procset.kill(member)
@@ -176,7 +176,7 @@ class Threaded:
 
 
 @pytest.fixture(scope="module")
-def threaded(procset: procs.ProcSet) -> Iterator[Threaded]:
+def threaded(procset: realprocs.ProcSet) -> Iterator[Threaded]:
     """A 4-thread process older than the exporters; one thread burns CPU while they watch."""
     p = unique_prefix()
     group, burner = f"{p}-mt", f"{p}-burn"
@@ -193,7 +193,7 @@ def threaded(procset: procs.ProcSet) -> Iterator[Threaded]:
         for e in running.values():
             e.scrape()
         tid = next(int(t) for t in os.listdir(f"/proc/{proc.pid}/task")
-                   if procs.read_stat_task(proc.pid, int(t))[1] == burner)
+                   if realprocs.read_stat_task(proc.pid, int(t))[1] == burner)
         before = _task_cpu(proc.pid, tid)
         procset.burn_in_thread(proc)
         burned = _task_cpu(proc.pid, tid) - before
@@ -202,8 +202,8 @@ def threaded(procset: procs.ProcSet) -> Iterator[Threaded]:
 
 
 def _task_cpu(pid: int, tid: int) -> float:
-    st = procs.read_stat_task(pid, tid)
-    return (int(st[13]) + int(st[14])) / procs.CLK_TCK
+    st = realprocs.read_stat_task(pid, tid)
+    return (int(st[13]) + int(st[14])) / realprocs.CLK_TCK
 
 
 @pytest.mark.parametrize("impl", IMPLS)

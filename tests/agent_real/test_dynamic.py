@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from harness import exporters, realprocs
+from harness import exposition as ex
 
-from agent_real import exporters, procs
-from agent_real import exposition as ex
 from agent_real.conftest import require, unique_prefix
 
 pytestmark = [pytest.mark.realproc, pytest.mark.peer, pytest.mark.timeout(300)]
@@ -41,7 +41,7 @@ class Timeline:
 
 
 @pytest.fixture(scope="module")
-def timeline(procset: procs.ProcSet) -> Iterator[Timeline]:
+def timeline(procset: realprocs.ProcSet) -> Iterator[Timeline]:
     p = unique_prefix()
     target = [str(procset.link(f"{p}-tgt")), "600"]
     # The wrapper burns CPU before any exporter starts: that CPU predates them, so it must never be counted.

@@ -15,9 +15,9 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from harness import exporters, realprocs
+from harness import exposition as ex
 
-from agent_real import exporters, procs
-from agent_real import exposition as ex
 from agent_real import scene as scenes
 from agent_real.conftest import require, unique_prefix
 
@@ -29,7 +29,7 @@ GO_TIME = re.compile(r"^st-\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? \+0000 UTC$")
 
 
 @pytest.fixture(scope="module")
-def edge(procset: procs.ProcSet) -> Iterator[scenes.Scene]:
+def edge(procset: realprocs.ProcSet) -> Iterator[scenes.Scene]:
     ps, p = procset, unique_prefix()
     members: dict[str, list[int]] = {}
     odd = p + '-"\\ x'  # quote, backslash and space in a comm (and so in a groupname label)
@@ -45,7 +45,7 @@ def edge(procset: procs.ProcSet) -> Iterator[scenes.Scene]:
     members[f"{p}-dfltexe"] = [ps.sleeper(f"{p}-dflt", argv0=f"/x/y/{p}-dfltexe").pid]
     zmb = ps.worker(f"{p}-zmb", zombies=2)
     members[f"{p}-zmb"] = [zmb.pid, *zmb.children]
-    mid = [sys.executable, str(procs.WORKER), "--comm", f"{p}-mid", "--ttl", "600",
+    mid = [sys.executable, str(realprocs.WORKER), "--comm", f"{p}-mid", "--ttl", "600",
            "--child", json.dumps(ps.child_argv(f"{p}-gkid")), "--child", json.dumps(ps.child_argv(f"{p}-gkid"))]
     gp = ps.worker(f"{p}-gp", children=[mid])
     members["gp"] = [gp.pid, *gp.children, *ps.wait_for_comm_count(f"{p}-gkid", 2)]
@@ -103,7 +103,7 @@ def test_zombies_count_in_states(edge: scenes.Scene, impl: str) -> None:
 @pytest.mark.parametrize("impl", IMPLS)
 def test_stopped_process_counts_as_other(edge: scenes.Scene, impl: str) -> None:
     group = f"{edge.prefix}-stop"
-    assert procs.read_stat(edge.members[group][0])[2] == "T"
+    assert realprocs.read_stat(edge.members[group][0])[2] == "T"
     states = {s.labels["state"]: s.value
               for s in ex.select(run(edge, impl), ex.GROUP_PREFIX + "states", groupname=group)}
     assert states == {"Running": 0, "Sleeping": 0, "Waiting": 0, "Zombie": 0, "Other": 1}

@@ -14,9 +14,9 @@ import subprocess
 import time
 
 import pytest
+from harness import exporters, realprocs
+from harness import exposition as ex
 
-from agent_real import exporters, procs
-from agent_real import exposition as ex
 from agent_real.conftest import require, unique_prefix
 
 pytestmark = [pytest.mark.realproc, pytest.mark.timeout(300)]
@@ -25,7 +25,7 @@ BORN_LATER_GAP_S = 1.5  # see test_counters.py: a process meant to be new to the
 
 
 def test_twenty_128k_argv0_under_exebase_give_bounded_distinct_names_and_a_small_scrape(
-        procset: procs.ProcSet) -> None:
+        procset: realprocs.ProcSet) -> None:
     p = unique_prefix()
     started = []
     for i in range(20):
@@ -50,7 +50,7 @@ def test_twenty_128k_argv0_under_exebase_give_bounded_distinct_names_and_a_small
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="setgroups() needs root")
 def test_context_switches_of_a_process_with_many_groups_are_read_from_its_whole_status(
-        procset: procs.ProcSet) -> None:
+        procset: realprocs.ProcSet) -> None:
     p = unique_prefix()
     comm = f"{p}-grp"
     config = exporters.write_config(procset.workdir / f"groups-{p}.yaml", [{"name": "{{.Comm}}", "comm": [comm]}])
@@ -59,9 +59,9 @@ def test_context_switches_of_a_process_with_many_groups_are_read_from_its_whole_
         time.sleep(BORN_LATER_GAP_S)  # born after the agent's first collection: its whole life counts
         path = procset.link(comm)
         popen = subprocess.Popen([str(path), "600"], executable=str(path), stdin=subprocess.DEVNULL,
-                                 start_new_session=True, preexec_fn=procs.die_with_parent,
+                                 start_new_session=True, preexec_fn=realprocs.die_with_parent,
                                  extra_groups=list(range(10000, 13000)))
-        proc = procs.Proc(popen.pid, popen)
+        proc = realprocs.Proc(popen.pid, popen)
         procset.procs.append(proc)
         # Wait until it runs `sleep` and has gone to sleep at least once (a voluntary context switch).
         deadline = time.monotonic() + 10
@@ -70,7 +70,7 @@ def test_context_switches_of_a_process_with_many_groups_are_read_from_its_whole_
             with open(f"/proc/{popen.pid}/status", "rb") as f:
                 status = f.read()
             want = int(status.split(b"\nvoluntary_ctxt_switches:")[1].split()[0])
-            if procs.comm_of(popen.pid) == comm[:15] and want >= 1:
+            if realprocs.comm_of(popen.pid) == comm[:15] and want >= 1:
                 break
             time.sleep(0.01)
         assert len(status) > 16384  # the point of the test: far past the old 8 KiB read

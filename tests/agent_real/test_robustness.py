@@ -12,16 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from harness import exporters, realprocs
+from harness import exposition as ex
 
-from agent_real import exporters, procs
-from agent_real import exposition as ex
 from agent_real.conftest import require, unique_prefix
 
 pytestmark = [pytest.mark.realproc, pytest.mark.peer, pytest.mark.timeout(300)]
 
 
 @pytest.fixture
-def hostile(procset: procs.ProcSet) -> Iterator[tuple[str, bytes]]:
+def hostile(procset: realprocs.ProcSet) -> Iterator[tuple[str, bytes]]:
     p = unique_prefix()
     bad = p.encode() + b"-\xff\xfe"
     proc = procset.worker(bad, tokens=[f"{p}-hostile"])
@@ -31,14 +31,14 @@ def hostile(procset: procs.ProcSet) -> Iterator[tuple[str, bytes]]:
         procset.kill(proc)
 
 
-def config_for(procset: procs.ProcSet, prefix: str) -> str:
+def config_for(procset: realprocs.ProcSet, prefix: str) -> str:
     # The file name must not match the regex: the exporter's own cmdline holds it.
     return str(exporters.write_config(procset.workdir / f"robust-{prefix}.yaml",
                                       [{"name": "{{.Comm}}", "cmdline": [f"{prefix}-hostile"]}]))
 
 
 @pytest.mark.parametrize("peer", [exporters.DEBIAN, exporters.UPSTREAM])
-def test_process_exporter_dies_on_a_comm_that_is_not_utf8(procset: procs.ProcSet, hostile: tuple[str, bytes],
+def test_process_exporter_dies_on_a_comm_that_is_not_utf8(procset: realprocs.ProcSet, hostile: tuple[str, bytes],
                                                           peer: str) -> None:
     """Documents the upstream crash this agent does not copy (so a fixed upstream shows up here)."""
     prefix, _ = hostile
@@ -48,7 +48,7 @@ def test_process_exporter_dies_on_a_comm_that_is_not_utf8(procset: procs.ProcSet
         exporters.Exporter(impl, ["-config.path", config_for(procset, prefix)], procset.workdir).close()
 
 
-def test_agent_serves_a_comm_that_is_not_utf8_unlike_process_exporter(procset: procs.ProcSet,
+def test_agent_serves_a_comm_that_is_not_utf8_unlike_process_exporter(procset: realprocs.ProcSet,
                                                                       hostile: tuple[str, bytes]) -> None:
     prefix, bad = hostile
     agent = require(exporters.AGENT)
@@ -62,7 +62,7 @@ def test_agent_serves_a_comm_that_is_not_utf8_unlike_process_exporter(procset: p
 
 
 @pytest.mark.parametrize("impl", [exporters.DEBIAN, exporters.UPSTREAM, exporters.AGENT])
-def test_comm_that_mimics_the_stat_field_end(procset: procs.ProcSet, impl: str) -> None:
+def test_comm_that_mimics_the_stat_field_end(procset: realprocs.ProcSet, impl: str) -> None:
     p = unique_prefix()
     tricky = f"{p}) Z 1 ("  # 15 bytes: the kernel keeps all of it
     proc = procset.worker(tricky, threads=2, tokens=[f"{p}-tricky"])

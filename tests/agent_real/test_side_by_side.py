@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from harness import exporters, realprocs
+from harness import exposition as ex
 
-from agent_real import exporters, procs
-from agent_real import exposition as ex
 from agent_real import scene as scenes
 from agent_real.conftest import require, unique_prefix
 
@@ -24,7 +24,7 @@ PEERS = [exporters.DEBIAN, exporters.UPSTREAM]
 
 
 @pytest.fixture(scope="module")
-def scene(procset: procs.ProcSet) -> Iterator[scenes.Scene]:
+def scene(procset: realprocs.ProcSet) -> Iterator[scenes.Scene]:
     yield scenes.build(procset, unique_prefix())
 
 

@@ -10,9 +10,9 @@ import pathlib
 import bcrypt
 import pytest
 import yaml
+from harness import exporters
+from harness import exposition as ex
 
-from agent_real import exporters
-from agent_real import exposition as ex
 from agent_real.conftest import require
 
 pytestmark = [pytest.mark.realproc, pytest.mark.peer, pytest.mark.timeout(300)]

@@ -1,6 +1,6 @@
 """A real Prometheus (Debian's) stores the agent's -kubernetes.labels series the way docs/attribution.md says.
 
-The agent runs on a fake node (tests/agent/agent_fakeproc.py procfs + a fake kubelet log tree: one pod process, its
+The agent runs on a fake node (tools/harness/fakeproc.py procfs + a fake kubelet log tree: one pod process, its
 pause, one host process, all comm `app`). Prometheus scrapes it with the target labels prometheus-operator would
 attach (namespace/pod/container of the *agent's* pod, processmonitor) and the target relabelings the renderer
 produces for spec.kubernetes.labels (render/kubernetes.py). Stored series must carry the workload's namespace,
@@ -24,7 +24,7 @@ from process_monitor_operator.spec import load
 from test_real_prometheus import Prom, _process, _wait_http
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "agent"))
-from agent_fakeproc import FakeProc
+from harness.fakeproc import FakeProc
 
 pytestmark = [pytest.mark.prometheus]
 

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from agent_real import exposition as ex
+from harness import exposition as ex
 from localcluster import images, realpods
 from localcluster.cluster import Cluster
 from localcluster.pytest_plugin import wait_for as _wait_for

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from agent_real import exposition as ex
+from harness import exposition as ex
 from localcluster import realnode
 from localcluster.cluster import Cluster
 from localcluster.ports import free_port

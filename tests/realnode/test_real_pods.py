@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from agent_real import exposition as ex
+from harness import exposition as ex
 from localcluster import images, tools
 from localcluster.cluster import Cluster
 from localcluster.ports import free_port

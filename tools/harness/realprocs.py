@@ -1,8 +1,8 @@
 """Spawn real processes with chosen comm names, cmdlines, parents, threads and open files; read their /proc truth.
 
-Called by the side-by-side tests (through fixtures in conftest.py) and by `bench/`. Every process is started in
-its own session with a parent-death signal and a bounded lifetime, and `ProcSet.close()` SIGKILLs every process
-group it started, so nothing outlives a test even when the test fails.
+Called by the side-by-side tests (tests/agent_real, through fixtures in its conftest.py) and by `bench/`. Every
+process is started in its own session with a parent-death signal and a bounded lifetime, and `ProcSet.close()`
+SIGKILLs every process group it started, so nothing outlives a test even when the test fails.
 
 Comm names come from the file name that is exec'd (a symlink to /bin/sleep named as wanted), or from prctl
 PR_SET_NAME in `worker.py` (python processes whose cmdline the test shapes with --token).
@@ -11,7 +11,6 @@ PR_SET_NAME in `worker.py` (python processes whose cmdline the test shapes with 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import pathlib
@@ -24,16 +23,12 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+from .supervise import die_with_parent
+
 WORKER = pathlib.Path(__file__).with_name("worker.py")
 SLEEP = pathlib.Path(os.path.realpath(shutil.which("sleep") or "/bin/sleep"))
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def die_with_parent() -> None:
-    """preexec_fn: the kernel SIGKILLs the child when the thread that started it dies."""
-    _libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
 @dataclass

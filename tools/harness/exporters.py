@@ -1,7 +1,8 @@
 """Start process-exporter (Debian's or upstream v0.8.7) or our agent on a free 127.0.0.1 port, and scrape it.
 
-Called by the side-by-side tests (conftest.py fixtures) and by `bench/`. All three take the same flags
-(`-config.path`, `-web.listen-address`, ...), so a test runs "the same config" simply by giving each the same args.
+Called by the side-by-side tests (tests/agent_real, through its conftest.py fixtures) and by `bench/`. All three
+take the same flags (`-config.path`, `-web.listen-address`, ...), so a test runs "the same config" simply by giving
+each the same args.
 HTTP goes through http.client straight to 127.0.0.1 (no proxy settings can redirect it). Every wait is bounded.
 """
 
@@ -12,8 +13,6 @@ import contextlib
 import http.client
 import os
 import pathlib
-import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -21,7 +20,8 @@ from dataclasses import dataclass
 import yaml
 from localcluster.ports import free_port  # re-exported: tests call exporters.free_port()
 
-from . import procs
+from . import realprocs
+from .supervise import Supervised
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEBIAN_BINARY = pathlib.Path("/usr/bin/prometheus-process-exporter")
@@ -65,14 +65,22 @@ def upstream() -> Implementation:
     return Implementation(UPSTREAM, (str(path),))
 
 
-def agent() -> Implementation:
-    # PM_AGENT_SRC (a directory holding process_monitor_agent/) lets a bench or test run another tree's agent.
-    src = pathlib.Path(os.environ.get("PM_AGENT_SRC") or ROOT / "agent")
+def agent_src(tree: pathlib.Path) -> pathlib.Path:
+    """The directory holding process_monitor_agent/ for `tree`: a checkout's root (its agent/) or that directory."""
+    return tree / "agent" if (tree / "agent" / "process_monitor_agent").is_dir() else tree
+
+
+def agent(src: pathlib.Path | None = None, name: str = AGENT) -> Implementation:
+    """Our agent from `src` (a checkout or a directory holding process_monitor_agent/; default this checkout, or
+    $PM_AGENT_SRC), run as `python -m process_monitor_agent` with that source first on PYTHONPATH."""
+    if src is None:
+        src = pathlib.Path(os.environ.get("PM_AGENT_SRC") or ROOT / "agent")
+    src = agent_src(src.resolve())
     pythonpath = os.pathsep.join([str(src), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]])
     # Only this checkout's agent counts (an editable install elsewhere may point at another tree).
     if not (src / "process_monitor_agent" / "__main__.py").exists():
         raise Unavailable(f"agent package process_monitor_agent (with __main__) not in {src} yet")
-    return Implementation(AGENT, (sys.executable, "-m", "process_monitor_agent"), (("PYTHONPATH", pythonpath),))
+    return Implementation(name, (sys.executable, "-m", "process_monitor_agent"), (("PYTHONPATH", pythonpath),))
 
 
 FACTORIES = {DEBIAN: debian, UPSTREAM: upstream, AGENT: agent}
@@ -143,12 +151,8 @@ class Exporter(contextlib.AbstractContextManager["Exporter"]):
         self.port = free_port()
         self.log = logdir / f"{impl.name}-{self.port}.log"
         self.argv = [*impl.argv, "-web.listen-address", f"127.0.0.1:{self.port}", *args]
-        env = env_of(impl)
-        with self.log.open("wb") as logf:
-            self.popen = subprocess.Popen(
-                self.argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, env=env,
-                start_new_session=True, preexec_fn=procs.die_with_parent,  # killed even if we are SIGKILLed
-            )
+        self.proc = Supervised(impl.name, self.argv, self.log, env=env_of(impl), grace=8.0)
+        self.popen = self.proc.popen
         self.started = time.monotonic()
         try:
             self._wait_ready(start_timeout)
@@ -161,30 +165,17 @@ class Exporter(contextlib.AbstractContextManager["Exporter"]):
         return self.popen.pid
 
     def log_tail(self, chars: int = 3000) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
+        return self.proc.log_tail(chars)
 
     def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        last = ""
-        while time.monotonic() < deadline:
-            if self.popen.poll() is not None:
-                raise ExporterError(
-                    f"{self.impl.name} exited with {self.popen.returncode}: {' '.join(self.argv)}\n{self.log_tail()}"
-                )
-            try:
-                status, _ = http_request(self.port, self.telemetry_path, timeout=max(1.0, deadline - time.monotonic()),
-                                         auth=self.auth)
-                if status == 200:
-                    return
-                last = f"HTTP {status}"
-            except OSError as e:
-                last = str(e)
-            time.sleep(0.05)
-        raise ExporterError(f"{self.impl.name} not ready after {timeout}s ({last}): {' '.join(self.argv)}\n"
-                            f"{self.log_tail()}")
+        def answered() -> bool:
+            status, _ = http_request(self.port, self.telemetry_path, timeout=5.0, auth=self.auth)
+            return status == 200
+
+        try:
+            self.proc.wait_ready(f"HTTP 200 on {self.telemetry_path}", answered, timeout, interval=0.05)
+        except Exception as e:  # exited or timed out: one error type for callers, with the end of the log
+            raise ExporterError(str(e)) from None
 
     def scrape(self, timeout: float = 60.0) -> str:
         """GET the telemetry path; raises ExporterError on a non-200 answer."""
@@ -194,21 +185,13 @@ class Exporter(contextlib.AbstractContextManager["Exporter"]):
         return body
 
     def cpu_seconds(self) -> float:
-        return procs.cpu_seconds(self.pid)
+        return realprocs.cpu_seconds(self.pid)
 
     def peak_rss_bytes(self) -> int:
-        return procs.vm_hwm_bytes(self.pid)
+        return realprocs.vm_hwm_bytes(self.pid)
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
-        if self.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=8)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait(timeout=8)
+        self.proc.stop()

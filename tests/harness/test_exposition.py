@@ -1,12 +1,11 @@
-"""Unit tests of the exposition parser the side-by-side tests rely on (pure; no processes)."""
+"""Unit tests of harness.exposition, the exposition reader tests, benches and the quick start rely on (pure)."""
 
 from __future__ import annotations
 
 import math
 
 import pytest
-
-from agent_real import exposition as ex
+from harness import exposition as ex
 
 TEXT = r'''# HELP namedprocess_namegroup_num_procs number of processes in this group
 # TYPE namedprocess_namegroup_num_procs gauge
@@ -49,3 +48,18 @@ def test_types_and_group_labelsets() -> None:
 def test_malformed_lines_raise(line: str) -> None:
     with pytest.raises(ex.ExpositionError):
         ex.parse(line)
+
+
+def test_counter_without_total_keeps_its_served_name() -> None:
+    # prometheus_client renames such a counter's samples to <name>_total; process-exporter serves it without.
+    text = "# TYPE namedprocess_scrape_errors counter\nnamedprocess_scrape_errors 2\n" \
+           "# TYPE x_total counter\nx_total{a=\"1\"} 3\n"
+    assert [(s.name, s.value) for s in ex.parse(text)] == [("namedprocess_scrape_errors", 2.0), ("x_total", 3.0)]
+
+
+def test_flat_keys_spell_the_series_as_served() -> None:
+    flat = ex.flat(TEXT)
+    assert flat['namedprocess_namegroup_states{groupname="a",state="Running"}'] == 1.0
+    assert flat['namedprocess_namegroup_num_procs{groupname="b \\"q\\" \\\\ x\\ny"}'] == 1.0
+    assert flat["namedprocess_scrape_errors"] == 0.0
+    assert ex.labelsets(ex.parse(TEXT), "namedprocess_namegroup_num_procs")[frozenset({("groupname", "a")})] == 3.0

@@ -1,4 +1,4 @@
-"""A real process with a chosen shape, started by `procs.ProcSet.worker` (stdlib only, runs as a script).
+"""A real process with a chosen shape, started by `harness.realprocs.ProcSet.worker` (stdlib only, runs as a script).
 
 It sets its comm (prctl PR_SET_NAME), starts extra threads (optionally renamed), opens files, burns a chosen amount
 of CPU, starts child processes, then prints one JSON line `{"pid": ..., "children": [...]}` on stdout and sleeps

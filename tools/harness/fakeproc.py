@@ -1,4 +1,4 @@
-"""Builder of fake procfs trees for the agent's unit tests (tests/agent/*).
+"""Builder of fake procfs trees for the agent's unit tests (tests/agent/*) and bench/attribution_micro.py.
 
 A FakeProc writes, under a root directory, the files the agent reads for each process (stat, status, io, limits,
 fd/, smaps_rollup, cmdline, cgroup, wchan, schedstat, task/<tid>/...), in the kernel's exact formats, from a dict
