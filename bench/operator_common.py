@@ -2,7 +2,8 @@
 
 Used by bench/operator_*.py (run from the repository root: `python bench/operator_latency.py`). Starts its own
 local control plane (tools/localcluster) in a temporary directory unless KUBECONFIG points at one already
-(--reuse), and the operator as `python -m process_monitor_operator` with /metrics on a free 127.0.0.1 port.
+(--reuse), and the operator on the host (tools/harness/operator_host.py, shared with the tests) with /metrics on
+a free 127.0.0.1 port.
 """
 
 from __future__ import annotations
@@ -11,12 +12,10 @@ import contextlib
 import json
 import os
 import pathlib
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,8 +26,8 @@ for sub in ("operator", "tools", "agent"):
 os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT / "operator"), str(ROOT / "tools"), str(ROOT / "agent"),
                                             os.environ.get("PYTHONPATH", "")])
 
+from harness.operator_host import OperatorOnHost  # noqa: E402
 from localcluster import cluster as cluster_mod  # noqa: E402
-from localcluster.ports import free_port  # noqa: E402
 
 GROUP_VERSION = "monitoring.process-monitor.dev/v1alpha1"
 
@@ -82,56 +81,12 @@ def local_cluster(nodes: int) -> Iterator[Any]:
         cluster_mod.down(state)
 
 
-class Operator:
+class Operator(OperatorOnHost):
+    """The operator on the host (harness.operator_host), started at once; `args` are its flags."""
+
     def __init__(self, c: Any, args: list[str], log: pathlib.Path) -> None:
-        self.metrics_port = free_port()
-        live = free_port()
-        argv = [sys.executable, "-m", "process_monitor_operator", "--liveness-address", f"127.0.0.1:{live}",
-                "--metrics-address", f"127.0.0.1:{self.metrics_port}", *args]
-        self.log = open(log, "ab")  # noqa: SIM115 (closed in stop)
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=c.env())
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{live}/healthz", timeout=2).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"operator exited, see {log}") from None
-                time.sleep(0.2)
-        raise RuntimeError(f"operator did not become live, see {log}")
-
-    def metrics(self) -> dict[str, float]:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as resp:
-            text = resp.read().decode()
-        out: dict[str, float] = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                out[name] = float(value)
-        return out
-
-    def calls(self, verbs: tuple[str, ...]) -> float:
-        return sum(v for k, v in self.metrics().items() if k.startswith("process_monitor_operator_api_calls_total")
-                   and any(f'verb="{verb}"' in k for verb in verbs))
-
-    def rss_kib(self) -> tuple[int, int]:
-        """(VmRSS, VmHWM) of the operator process in KiB."""
-        fields = {}
-        for line in pathlib.Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            fields[key] = value.strip()
-        return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+        super().__init__(c, log, args, start_timeout=60.0, grace=30.0)
+        self.start()
 
 
 def processmonitor(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
