@@ -1,6 +1,6 @@
 """Run the agent as a subprocess on a fake procfs tree (nginx pid 10, redis pid 11), serving HTTP on 127.0.0.1,
-for the reload tests (test_reload.py, test_reload_hostile.py). Every wait is bounded; the agent is stopped by its
-PID."""
+for the reload tests (test_reload.py, test_reload_hostile.py). Every wait is bounded (harness.wait); the agent is
+supervised by harness.supervise (stopped by its PID: SIGTERM, then SIGKILL)."""
 
 from __future__ import annotations
 
@@ -12,24 +12,21 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import requests
+from harness import exposition
 from harness.fakeproc import FakeProc
+from harness.supervise import Supervised
+from harness.wait import wait_for as _wait_for
 from localcluster.ports import free_port
 
 
 def metrics(base: str) -> dict[str, float]:
-    out = {}
-    for line in requests.get(base + "/metrics", timeout=10).text.splitlines():
-        if line and not line.startswith("#"):
-            k, v = line.rsplit(" ", 1)
-            out[k] = float(v)
-    return out
+    """The agent's /metrics as {'name{labels}': value}."""
+    return exposition.flat(requests.get(base + "/metrics", timeout=10).text)
 
 
 def wait_for(cond: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
-        time.sleep(0.05)
+    """harness.wait.wait_for, condition first (as the reload tests call it), polling every 50 ms."""
+    _wait_for(what, cond, timeout, 0.05)
 
 
 CPU_WEB = 'namedprocess_namegroup_cpu_seconds_total{groupname="web",mode="user"}'
@@ -63,27 +60,10 @@ def start(tmp_path: Path, config_path: Path, *extra: str) -> Iterator[Running]:
     fp.add(11, comm="redis", utime=50, runtime=1)
     port = free_port()
     log = tmp_path / "agent.log"
-    with open(log, "w") as logf:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "process_monitor_agent", "-procfs", str(fp.root), "-config.path",
-             str(config_path), "-web.listen-address", f"127.0.0.1:{port}", *extra],
-            stderr=logf,
-        )
     base = f"http://127.0.0.1:{port}"
-    try:
-        def up() -> bool:
-            assert proc.poll() is None, log.read_text()
-            try:
-                return requests.get(base + "/healthz", timeout=2).status_code == 200
-            except requests.ConnectionError:
-                return False
-
-        wait_for(up, "agent to listen", 30)
-        yield Running(proc, base, fp, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with Supervised("agent", [sys.executable, "-m", "process_monitor_agent", "-procfs", str(fp.root),
+                              "-config.path", str(config_path), "-web.listen-address", f"127.0.0.1:{port}", *extra],
+                    log) as agent:
+        agent.wait_ready("/healthz", lambda: requests.get(base + "/healthz", timeout=2).status_code == 200, 30,
+                         errors=(requests.ConnectionError,))
+        yield Running(agent.popen, base, fp, log)

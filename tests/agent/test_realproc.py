@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from harness import exposition
+from harness.supervise import Supervised
 from localcluster.ports import free_port
 
 pytestmark = pytest.mark.realproc
@@ -43,13 +45,7 @@ while time.time() < end:
 
 
 
-def parse(text: str) -> dict[str, float]:
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            k, v = line.rsplit(" ", 1)
-            out[k] = float(v)
-    return out
+parse = exposition.flat  # {'name{labels}': value}
 
 
 @pytest.fixture
@@ -128,22 +124,11 @@ def test_procnames_flag(procs: dict) -> None:
 def test_http_endpoints_and_shared_collection(tmp_path: Path, procs: dict) -> None:
     cfg = write_config(tmp_path, procs)
     port = free_port()
-    agent = subprocess.Popen(
-        [sys.executable, "-m", "process_monitor_agent", "-config.path", str(cfg),
-         "-web.listen-address", f"127.0.0.1:{port}"],
-        stderr=subprocess.PIPE, text=True,
-    )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                if requests.get(base + "/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.time() < deadline and agent.poll() is None, "agent did not come up"
-            time.sleep(0.1)
+    with Supervised("agent", [sys.executable, "-m", "process_monitor_agent", "-config.path", str(cfg),
+                              "-web.listen-address", f"127.0.0.1:{port}"], tmp_path / "agent.log") as agent:
+        agent.wait_ready("/healthz", lambda: requests.get(base + "/healthz", timeout=2).status_code == 200, 30,
+                         errors=(requests.ConnectionError,))
         r = requests.get(base + "/metrics", timeout=10)
         assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
         before = parse(r.text)["process_monitor_agent_collections_total"]
@@ -162,10 +147,3 @@ def test_http_endpoints_and_shared_collection(tmp_path: Path, procs: dict) -> No
         assert after - before <= 3, "8 concurrent scrapes must share collections"
         assert requests.get(base + "/nope", timeout=5).status_code == 404
         assert re.search(r"process_monitor_agent_config_last_reload_successful 1", results[0])
-    finally:
-        agent.terminate()
-        try:
-            agent.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            agent.kill()
-            agent.wait()
