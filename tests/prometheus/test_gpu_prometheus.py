@@ -53,8 +53,8 @@ def test_gpu_row_queries_return_data(prometheus_bin: str, tmp_path: pathlib.Path
             [prometheus_bin, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
              f"--web.listen-address=127.0.0.1:{prom_port}", "--storage.tsdb.retention.time=1h",
              "--log.level=warn"], tmp_path / "prometheus.log"))
-        _wait_http(agent_port, "/metrics", agent, tmp_path / "agent.log")
-        _wait_http(prom_port, "/-/ready", prom_proc, tmp_path / "prometheus.log")
+        _wait_http(agent_port, "/metrics", agent)
+        _wait_http(prom_port, "/-/ready", prom_proc)
         prom = Prom(prom_port)
         gpu_titles = {p["title"] for p in dashboard.dashboard(gpu=True)["panels"]} - \
             {p["title"] for p in dashboard.dashboard()["panels"]}

@@ -77,8 +77,8 @@ def test_prometheus_stores_workload_labels_and_none_for_host(prometheus_bin: str
         prom_proc = stack.enter_context(_process(
             [prometheus_bin, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
              f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"], tmp_path / "prometheus.log"))
-        _wait_http(agent_port, "/metrics", agent, tmp_path / "agent.log")
-        _wait_http(prom_port, "/-/ready", prom_proc, tmp_path / "prometheus.log")
+        _wait_http(agent_port, "/metrics", agent)
+        _wait_http(prom_port, "/-/ready", prom_proc)
         prom = Prom(prom_port)
         result: list[dict] = []
         deadline = time.monotonic() + 60

@@ -15,7 +15,6 @@ import contextlib
 import gzip
 import os
 import pathlib
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,6 +22,8 @@ from typing import Any
 
 import pytest
 import yaml
+from harness.supervise import Supervised
+from harness.wait import wait_for
 from localcluster.ports import free_port
 from process_monitor_operator.render import RenderOptions, render_all, rules
 from process_monitor_operator.serialize import to_yaml
@@ -50,14 +51,9 @@ def _binary() -> pathlib.Path:
 
 
 def _wait(what: str, fn: Any, timeout: float, log: pathlib.Path | None = None) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.5)
-    tail = log.read_text(errors="replace")[-4000:] if log and log.exists() else ""
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{tail}")
+    """harness.wait.wait_for, with the end of `log` in the timeout message."""
+    tail = (lambda: log.read_text(errors="replace")[-4000:] if log.exists() else "") if log else None
+    return wait_for(what, fn, timeout, 0.5, details=tail)
 
 
 @pytest.fixture(scope="module")
@@ -74,23 +70,10 @@ def _prometheus_operator(kube_cluster: Any, namespace: str, workdir: pathlib.Pat
     log = workdir / "prometheus-operator.log"
     argv = [str(_binary()), f"--web.listen-address=127.0.0.1:{free_port()}", f"--namespaces={namespace}",
             "--log-level=debug"]  # the API server comes from KUBECONFIG in kube_cluster.env()
-    with log.open("wb") as out:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                env=kube_cluster.env(), start_new_session=True)
-    try:
+    with Supervised("prometheus-operator", argv, log, env=kube_cluster.env(), grace=15.0) as proc:
         time.sleep(0.5)
-        assert proc.poll() is None, f"prometheus-operator exited at once:\n{log.read_text(errors='replace')}"
+        assert proc.running(), f"prometheus-operator exited at once:\n{log.read_text(errors='replace')}"
         yield log
-    finally:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=15)
 
 
 def _rendered(namespace: str) -> dict[str, dict]:

@@ -20,16 +20,15 @@ import contextlib
 import json
 import os
 import pathlib
-import signal
 import subprocess
 import sys
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import yaml
+from harness.supervise import Supervised
 from localcluster.ports import free_port
 from process_monitor_operator.render import dashboard, rules
 
@@ -69,35 +68,14 @@ def _get(port: int, path: str, timeout: float = 10.0) -> tuple[int, bytes]:
         conn.close()
 
 
-def _wait_http(port: int, path: str, proc: subprocess.Popen, log: pathlib.Path, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"{proc.args} exited {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
-        with contextlib.suppress(OSError):
-            if _get(port, path)[0] == 200:
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"{proc.args} not ready on :{port}{path} after {timeout}s:\n{log.read_text()[-3000:]}")
+def _wait_http(port: int, path: str, proc: Supervised, timeout: float = 60.0) -> None:
+    """Until 127.0.0.1:`port``path` answers 200; fails at once (with its log) if `proc` exits meanwhile."""
+    proc.wait_ready(f"HTTP 200 on 127.0.0.1:{port}{path}", lambda: _get(port, path)[0] == 200, timeout)
 
 
-@contextlib.contextmanager
-def _process(argv: list[str], log: pathlib.Path) -> Iterator[subprocess.Popen]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+def _process(argv: list[str], log: pathlib.Path) -> Supervised:
+    """`argv` supervised with its output in `log`; leaving the `with` stops it (SIGTERM, then SIGKILL)."""
+    return Supervised(pathlib.Path(argv[0]).name, argv, log)
 
 
 def _utime_seconds(pid: int) -> float:
@@ -184,9 +162,9 @@ def test_real_prometheus_scrapes_agent_with_rules(prometheus_bin: str, tmp_path:
             [prometheus_bin, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
              f"--web.listen-address=127.0.0.1:{prom_port}", "--storage.tsdb.retention.time=1h",
              "--log.level=warn"], tmp_path / "prometheus.log"))
-        _wait_http(agent_port, "/metrics", agent, tmp_path / "agent.log")
-        _wait_http(pe_port, "/metrics", pe, tmp_path / "process-exporter.log")
-        _wait_http(prom_port, "/-/ready", prom_proc, tmp_path / "prometheus.log")
+        _wait_http(agent_port, "/metrics", agent)
+        _wait_http(pe_port, "/metrics", pe)
+        _wait_http(prom_port, "/-/ready", prom_proc)
         prom = Prom(prom_port)
 
         # Ground truth, sampled from /proc while Prometheus scrapes (bounded by DATA_TIMEOUT).
