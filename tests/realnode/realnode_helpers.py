@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from harness import exposition as ex
+from harness.wait import wait_for as _wait_for
 from localcluster import images, realpods
 from localcluster.cluster import Cluster
-from localcluster.pytest_plugin import wait_for as _wait_for
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OPERATOR_NS = "pm-system"

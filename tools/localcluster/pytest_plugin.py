@@ -165,13 +165,13 @@ def namespace(kube_cluster: cluster_mod.Cluster, request: pytest.FixtureRequest)
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.5) -> Any:
     """Poll `check` until it returns something truthy (returned); fail the test naming `what` after `timeout` s.
 
-    The API server and kwok act asynchronously, so cluster tests wait for a state rather than sleep.
+    The API server and kwok act asynchronously, so cluster tests wait for a state rather than sleep. The poller is
+    harness.wait (shared with the other tests, the benches and the quick start).
     """
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})", pytrace=False)
+    from harness.wait import WaitTimeout
+    from harness.wait import wait_for as _wait_for
+
+    try:
+        return _wait_for(what, check, timeout, interval)
+    except WaitTimeout as exc:
+        pytest.fail(str(exc), pytrace=False)
