@@ -30,7 +30,10 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import yaml
-from localcluster import images, realpods  # tools/ is this script's directory, first on sys.path
+from harness import exposition  # tools/ is this script's directory, first on sys.path
+from harness.wait import WaitTimeout
+from harness.wait import wait_for as _wait_for
+from localcluster import images, realpods
 from localcluster.ports import port_free
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -114,32 +117,19 @@ def api_answers() -> bool:
 
 
 def wait_for(what: str, probe: Callable[[], T], timeout: float, interval: float = 1.0) -> T:
-    """Call probe() until it returns a truthy value or `timeout` seconds pass."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    raise QuickstartError(f"gave up waiting {timeout:.0f}s for {what} (last: {last!r})")
+    """harness.wait.wait_for, failing the step with a QuickstartError that names `what` and the last value."""
+    try:
+        return _wait_for(what, probe, timeout, interval)
+    except WaitTimeout as exc:
+        raise QuickstartError(str(exc)) from None
 
 
 def metric_lines(text: str, names: Sequence[str], limit: int, contains: str = "") -> list[str]:
-    """The first `limit` sample lines of the named metrics (containing `contains`), largest values first."""
-    samples: list[tuple[float, str]] = []
-    for line in text.splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        metric = line.split("{", 1)[0].split(" ", 1)[0]
-        if metric in names and contains in line:
-            try:
-                value = float(line.rsplit(" ", 1)[1])
-            except (IndexError, ValueError):
-                continue
-            samples.append((value, line))
-    samples.sort(key=lambda s: -s[0])
-    return [line for _, line in samples[:limit]]
+    """The first `limit` samples of the named metrics (whose series contains `contains`), largest values first,
+    each as `name{labels} value`."""
+    samples = sorted((s for s in exposition.parse(text) if s.name in names and contains in exposition.key(s)),
+                     key=lambda s: -s.value)
+    return [f"{exposition.key(s)} {s.value:.15g}" for s in samples[:limit]]
 
 
 def step(n: int, text: str) -> None:
@@ -233,7 +223,7 @@ def up() -> None:
     step(6, "result")
     kubectl("get", "pmon", "-A")
     kubectl("-n", PM_NS, "get", "pods", "-o", "wide")
-    groups = sum(1 for ln in body.splitlines() if ln.startswith("namedprocess_namegroup_num_procs{"))
+    groups = len(exposition.groups(exposition.parse(body)))
     print(f"{groups} process groups on {REAL_NODE}, read from its agent pod at http://127.0.0.1:{port}/metrics.",
           flush=True)
     print("The demo pod's processes:", flush=True)
