@@ -1,5 +1,5 @@
 """Shared pieces of the agent's GPU tests (tests/agent/test_gpu*.py): the fake NVML library, a collector over a
-fake procfs tree with GPU metrics on, and a small exposition reader.
+fake procfs tree with GPU metrics on, and the exposition reader (harness.exposition).
 
 The fake NVML (tools/fakenvml) is a test double for absent hardware: a C library built here with gcc that the real
 `nvidia-ml-py` binding loads as libnvidia-ml.so.1, so the binding's own code runs; the processes NVML lists are
@@ -9,20 +9,17 @@ FakeProc processes with the same PIDs, so matching, grouping and exposition run 
 from __future__ import annotations
 
 import ctypes
-import re
 from pathlib import Path
 
 import fakenvml
 import pytest
+from harness import exposition
 from harness.fakeproc import FakeProc
 from process_monitor_agent.collector import Collector
 from process_monitor_agent.config import parse_config
 from process_monitor_agent.gpu.monitor import GpuMonitor
 from process_monitor_agent.gpu.nvml import NvmlReader
 from process_monitor_agent.track import Settings
-
-_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
-_PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
 def build_fake_nvml(directory: Path) -> Path:
@@ -33,13 +30,8 @@ def build_fake_nvml(directory: Path) -> Path:
 
 
 def series(text: str, name: str) -> dict[frozenset[tuple[str, str]], float]:
-    """{frozenset of label pairs: value} of every sample of `name` in an exposition."""
-    out: dict[frozenset[tuple[str, str]], float] = {}
-    for line in text.splitlines():
-        m = _LINE.match(line)
-        if m and m.group(1) == name:
-            out[frozenset(_PAIR.findall(m.group(2) or ""))] = float(m.group(3))
-    return out
+    """{frozenset of label pairs: value} of every sample of `name` in an exposition (harness.exposition)."""
+    return exposition.labelsets(exposition.parse(text), name)
 
 
 def value(text: str, name: str, **labels: str) -> float | None:

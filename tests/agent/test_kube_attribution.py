@@ -4,10 +4,10 @@ through the real Collector: labels, template fields, sandboxes, pending names, a
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
+from harness import exposition
 from harness.fakeproc import FakeProc
 from process_monitor_agent.collector import Collector
 from process_monitor_agent.config import parse_config
@@ -19,7 +19,6 @@ UID1 = "11111111-1111-4111-8111-111111111111"
 UID2 = "22222222-2222-4222-8222-222222222222"
 C1, C2, S1, S2, C3 = ("c1" * 32, "c2" * 32, "51" * 32, "52" * 32, "c3" * 32)
 CATCH_ALL = 'process_names:\n  - name: "{{.Comm}}"\n    cmdline: [".+"]\n'
-SAMPLE = re.compile(r'^(\w+)\{([^}]*)\} (\S+)$')
 
 
 def systemd_path(uid: str, cid: str) -> str:
@@ -74,17 +73,12 @@ class Node:
 
 
 def samples(body: bytes, family: str) -> dict[frozenset, float]:
-    out = {}
-    for line in body.decode().splitlines():
-        m = SAMPLE.match(line)
-        if m and m.group(1) == family:
-            labels = frozenset(tuple(kv.split("=", 1)) for kv in re.findall(r'\w+="[^"]*"', m.group(2)))
-            out[labels] = float(m.group(3))
-    return out
+    """{frozenset of label pairs: value} of every sample of `family` (harness.exposition)."""
+    return exposition.labelsets(exposition.parse(body.decode()), family)
 
 
 def L(**kv: str) -> frozenset:
-    return frozenset((k, f'"{v}"') for k, v in kv.items())
+    return frozenset(kv.items())
 
 
 @pytest.fixture
