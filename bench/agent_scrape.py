@@ -11,9 +11,19 @@ the exporter (/proc/<pid>/stat) and its peak RSS (VmHWM). Prints a table and the
     python bench/agent_scrape.py --procs 2000 --config narrow --basic-auth-cost 10   # the walk alone, with auth
     python bench/agent_scrape.py --procs 2000 --kubernetes   # also the agent with -kubernetes.labels (row agent+kube)
 
-With --kubernetes the agent runs a second time with -kubernetes.labels and its log-directory flags pointed at an
-empty tree: every cgroup is read and parsed, groups are keyed by label set, every series carries the three labels.
-The host's processes are not in pods, so names are not looked up; bench/attribution_micro.py measures that part.
+With --baseline-src DIR the agent of another source tree runs too, in the same run and against the same processes,
+as the row `agent@baseline` (DIR is a checkout, e.g. `git worktree add /tmp/pm-before <commit>`, or a directory
+holding its process_monitor_agent/); the report adds the before/after ratios agent/agent@baseline of CPU per
+scrape, CPU per process seen and peak RSS, and agent@baseline/process-exporter beside agent/process-exporter:
+
+    git worktree add --detach /tmp/pm-before <commit>   # the tree before the change
+    flock /tmp/pm-bench.lock python bench/agent_scrape.py --procs 2000 --baseline-src /tmp/pm-before
+    flock /tmp/pm-bench.lock python bench/agent_scrape.py --procs 10000 --scrapes 10 --baseline-src /tmp/pm-before
+
+With --kubernetes the agent (and the baseline, if given) runs a second time with -kubernetes.labels and its
+log-directory flags pointed at an empty tree: every cgroup is read and parsed, groups are keyed by label set, every
+series carries the three labels. The host's processes are not in pods, so names are not looked up;
+bench/attribution_micro.py measures that part.
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ NARROW = [{"name": "none", "comm": ["no-such-process-xyzzy"]}]
 CONFIGS = {"catch-all": CATCH_ALL, "narrow": NARROW}
 PID_MAX = pathlib.Path("/proc/sys/kernel/pid_max")
 CPU_TARGET, RSS_TARGET = 0.2, 1.0
+BASELINE = exporters.AGENT + "@baseline"  # the row of --baseline-src's agent
 BASIC_AUTH = ("bench", "bench-password")
 
 
@@ -152,12 +163,19 @@ def report(results: list[Result], procs_count: int, scrapes: int, interval: floa
     by_name = {r.impl: r for r in results}
     agent = by_name.get(exporters.AGENT)
     kube = by_name.get(exporters.AGENT + "+kube")
+    base, base_kube = by_name.get(BASELINE), by_name.get(BASELINE + "+kube")
     if agent and kube:
         lines.append(f"agent+kube/agent: CPU per scrape {ratio(kube.cpu_per_scrape_s, agent.cpu_per_scrape_s)} "
                      f"(attribution must not double it), peak RSS {ratio(kube.peak_rss_mib, agent.peak_rss_mib)}")
+    for after, before in ((agent, base), (kube, base_kube)):
+        if after and before:
+            lines.append(f"{after.impl}/{before.impl} (after/before): CPU per scrape "
+                         f"{ratio(after.cpu_per_scrape_s, before.cpu_per_scrape_s)} (per process seen "
+                         f"{ratio(per_proc_ms(after), per_proc_ms(before))}), peak RSS "
+                         f"{ratio(after.peak_rss_mib, before.peak_rss_mib)}")
     for peer in (exporters.DEBIAN, exporters.UPSTREAM):
         other = by_name.get(peer)
-        for a in (agent, kube):
+        for a in (agent, kube, base, base_kube):
             if not (a and other):
                 continue
             agent_name = a.impl
@@ -183,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="catch-all (default, the design target) or narrow (matches nothing: the walk alone)")
     ap.add_argument("--kubernetes", action="store_true",
                     help="also run the agent with -kubernetes.labels (pod attribution on), reported as agent+kube")
+    ap.add_argument("--baseline-src", type=pathlib.Path, default=None,
+                    help="also run the agent of this source tree (a checkout, or a directory holding "
+                         "process_monitor_agent/) as row agent@baseline, and print after/before ratios")
     ap.add_argument("--basic-auth-cost", type=int, default=0,
                     help="if > 0, serve with -web.config.file basic auth (bcrypt of this cost) and scrape with it")
     args = ap.parse_args(argv)
@@ -196,6 +217,11 @@ def main(argv: list[str] | None = None) -> int:
             impls.append(exporters.FACTORIES[name]())
         except exporters.Unavailable as e:
             print(f"skipping {name}: {e}", file=sys.stderr)
+    if args.baseline_src is not None:
+        try:
+            impls.append(exporters.agent(args.baseline_src, name=BASELINE))
+        except exporters.Unavailable as e:
+            ap.error(f"--baseline-src: {e}")
     if not impls:
         print("no exporter available", file=sys.stderr)
         return 2
@@ -210,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             for impl in impls:
                 print(f"measuring {impl.name} ...", file=sys.stderr)
                 results.append(measure(impl, config, workdir, args.scrapes, args.timeout, args.interval, web))
-                if args.kubernetes and impl.name == exporters.AGENT:
+                if args.kubernetes and impl.name in (exporters.AGENT, BASELINE):
                     logs = workdir / "kubelet-logs"
                     (logs / "pods").mkdir(parents=True, exist_ok=True)
                     (logs / "containers").mkdir(exist_ok=True)
