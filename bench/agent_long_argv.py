@@ -16,15 +16,12 @@ after/before. The "before" agent is `--agent-src` (a directory holding process_m
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import pathlib
 import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -53,27 +50,10 @@ def status_kib(pid: int, field: str) -> int:
     return int(realprocs.status_field(pid, field).split()[0])
 
 
-@contextlib.contextmanager
-def agent_from(src: pathlib.Path | None) -> Iterator[exporters.Implementation]:
-    """exporters.agent() for `src` (None: this checkout), through PM_AGENT_SRC."""
-    old = os.environ.get("PM_AGENT_SRC")
-    if src is not None:
-        os.environ["PM_AGENT_SRC"] = str(src)
-    else:
-        os.environ.pop("PM_AGENT_SRC", None)
-    try:
-        yield exporters.agent()
-    finally:
-        if old is None:
-            os.environ.pop("PM_AGENT_SRC", None)
-        else:
-            os.environ["PM_AGENT_SRC"] = old
-
-
 def measure(label: str, src: pathlib.Path | None, config: pathlib.Path, workdir: pathlib.Path, scrapes: int,
             interval: float, timeout: float) -> Result:
-    with agent_from(src) as impl, exporters.Exporter(impl, ["-config.path", str(config)], workdir,
-                                                       start_timeout=timeout) as exp:
+    impl = exporters.agent(src or exporters.ROOT)  # None: this checkout, whatever PM_AGENT_SRC says
+    with exporters.Exporter(impl, ["-config.path", str(config)], workdir, start_timeout=timeout) as exp:
         exp.scrape(timeout=timeout)
         cpu0 = exp.cpu_seconds()
         body = ""

@@ -32,6 +32,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
+from harness.wait import wait_for  # noqa: E402
 from localcluster import cluster, images, realnode, realpods  # noqa: E402
 from localcluster.ports import free_port  # noqa: E402
 
@@ -45,16 +46,6 @@ def pmon(port: int, rule_name: str) -> dict[str, object]:
                                       {"name": "{{.Comm}}", "cmdline": [".+"]}],
                      "agent": {"hostNetwork": True, "port": port},
                      "prometheus": {"serviceMonitor": {"mode": "off"}}}}
-
-
-def wait(what: str, check: object, timeout: float, interval: float = 0.5) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = check()  # type: ignore[operator]
-        if got:
-            return got
-        time.sleep(interval)
-    raise SystemExit(f"realnode_reload: gave up after {timeout:.0f}s waiting for {what}")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -90,9 +81,9 @@ def main() -> int:
                "--timeout", "4m", input=json.dumps(values), timeout=300)
         port = free_port()
         c.apply_yaml(json.dumps(pmon(port, "r0")))
-        pod = wait("the agent pod Ready", lambda: [p for p in realpods.pods_on_real_node(
+        pod = wait_for("the agent pod Ready", lambda: [p for p in realpods.pods_on_real_node(
             c.kubectl, NS_AGENTS, f"{realpods.PARENT_LABEL}={PM}") if realpods.pod_ready(p)], 180)[0]  # type: ignore[index]
-        wait("group r0 served", lambda: 'groupname="r0"' in realpods.scrape(port), 120)
+        wait_for("group r0 served", lambda: 'groupname="r0"' in realpods.scrape(port), 120)
         data = (realnode.Paths(state / "realnode").kubelet_root / "pods" / pod["metadata"]["uid"] / "volumes"
                 / "kubernetes.io~configmap" / "config" / "..data")
         print(f"setup done in {time.monotonic() - started:.0f}s; timing {args.changes} changes "

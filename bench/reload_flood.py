@@ -11,8 +11,9 @@ the lines it logged, the answers by status, and its own reload counters (`config
 - this tree with `-web.enable-lifecycle`: reloads are coalesced, and bytes already in force are not parsed again;
 - the same while a writer rewrites the file (a new comment line) every --churn seconds during the flood, so
   reloads do parse: coalescing keeps them to one at a time (the file watch reloads too, counted with them);
-- with --baseline-src DIR (a directory holding another tree's process_monitor_agent/, e.g. `git archive` of an
-  older commit), that agent with the same requests (before a440095+1 its endpoint was open to everyone).
+- with --baseline-src DIR (another checkout, e.g. `git worktree add /tmp/pm-before <commit>`, or a directory
+  holding its process_monitor_agent/, e.g. `git archive` of an older commit's agent/),
+  that agent with the same requests (before a440095+1 its endpoint was open to everyone).
 Every agent it starts is stopped before it exits. Run it alone on the machine:
 
     flock /tmp/pm-bench.lock python bench/reload_flood.py --config large
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import pathlib
 import sys
 import tempfile
@@ -152,7 +152,7 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--churn", type=float, default=0.1, help="seconds between rewrites in the churn variant")
     ap.add_argument("--baseline-src", type=pathlib.Path, default=None,
-                    help="directory holding another tree's process_monitor_agent/ to compare with")
+                    help="another checkout (or a directory holding its process_monitor_agent/) to compare with")
     opts = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="pm-reload-flood-") as tmp:
         workdir = pathlib.Path(tmp)
@@ -160,15 +160,7 @@ def main() -> int:
         here = exporters.agent()
         variants: list[tuple[str, exporters.Implementation, list[str], float]] = []
         if opts.baseline_src is not None:
-            old = os.environ.get("PM_AGENT_SRC")
-            os.environ["PM_AGENT_SRC"] = str(opts.baseline_src)
-            try:
-                variants.append((f"baseline ({opts.baseline_src})", exporters.agent(), [], 0.0))
-            finally:
-                if old is None:
-                    del os.environ["PM_AGENT_SRC"]
-                else:
-                    os.environ["PM_AGENT_SRC"] = old
+            variants.append((f"baseline ({opts.baseline_src})", exporters.agent(opts.baseline_src), [], 0.0))
         variants.append(("this tree, default (no flag)", here, [], 0.0))
         variants.append(("this tree, -web.enable-lifecycle", here, ["-web.enable-lifecycle"], 0.0))
         variants.append((f"same, file rewritten every {opts.churn:g} s", here, ["-web.enable-lifecycle"], opts.churn))
