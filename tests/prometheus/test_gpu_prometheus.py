@@ -14,7 +14,7 @@ import pytest
 import yaml
 from localcluster.ports import free_port
 from process_monitor_operator.render import dashboard
-from test_real_prometheus import SCRAPE, Prom, _process, _substitute, _wait_http
+from test_real_prometheus import SCRAPE, Prom, _process, _prometheus, _substitute, _wait_http
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.realproc]
 
@@ -49,10 +49,7 @@ def test_gpu_row_queries_return_data(prometheus_bin: str, tmp_path: pathlib.Path
             [*env_prefix, sys.executable, "-m", "process_monitor_agent", f"-config.path={config}",
              f"-web.listen-address=127.0.0.1:{agent_port}", "-gpu.enabled", f"-gpu.library={lib}"],
             tmp_path / "agent.log"))
-        prom_proc = stack.enter_context(_process(
-            [prometheus_bin, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
-             f"--web.listen-address=127.0.0.1:{prom_port}", "--storage.tsdb.retention.time=1h",
-             "--log.level=warn"], tmp_path / "prometheus.log"))
+        prom_proc = _prometheus(stack, prometheus_bin, tmp_path, prom_port)
         _wait_http(agent_port, "/metrics", agent)
         _wait_http(prom_port, "/-/ready", prom_proc)
         prom = Prom(prom_port)

@@ -21,7 +21,7 @@ import yaml
 from localcluster.ports import free_port
 from process_monitor_operator.render import dashboard, kubernetes, rules
 from process_monitor_operator.spec import load
-from test_real_prometheus import Prom, _process, _wait_http
+from test_real_prometheus import Prom, _process, _prometheus, _wait_http
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "agent"))
 from harness.fakeproc import FakeProc
@@ -74,9 +74,7 @@ def test_prometheus_stores_workload_labels_and_none_for_host(prometheus_bin: str
                   "-kubernetes.labels", f"-kubernetes.pod-logs-dir={pods}", f"-kubernetes.container-logs-dir={links}"]
     with contextlib.ExitStack() as stack:
         agent = stack.enter_context(_process(agent_argv, tmp_path / "agent.log"))
-        prom_proc = stack.enter_context(_process(
-            [prometheus_bin, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
-             f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"], tmp_path / "prometheus.log"))
+        prom_proc = _prometheus(stack, prometheus_bin, tmp_path, prom_port)
         _wait_http(agent_port, "/metrics", agent)
         _wait_http(prom_port, "/-/ready", prom_proc)
         prom = Prom(prom_port)

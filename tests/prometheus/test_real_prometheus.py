@@ -78,6 +78,15 @@ def _process(argv: list[str], log: pathlib.Path) -> Supervised:
     return Supervised(pathlib.Path(argv[0]).name, argv, log)
 
 
+def _prometheus(stack: contextlib.ExitStack, prometheus_bin: str, workdir: pathlib.Path, port: int) -> Supervised:
+    """Prometheus with `workdir`/prometheus.yml, its TSDB in `workdir`/data, on 127.0.0.1:`port`; stopped when
+    `stack` closes. Callers wait for /-/ready (after starting whatever it scrapes)."""
+    return stack.enter_context(_process(
+        [prometheus_bin, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1h", "--log.level=warn"],
+        workdir / "prometheus.log"))
+
+
 def _utime_seconds(pid: int) -> float:
     """User CPU seconds of `pid` (field 14 of /proc/PID/stat), the ground truth."""
     with open(f"/proc/{pid}/stat", "rb") as fh:
@@ -158,10 +167,7 @@ def test_real_prometheus_scrapes_agent_with_rules(prometheus_bin: str, tmp_path:
         pe = stack.enter_context(_process(
             [str(PROCESS_EXPORTER), f"-config.path={config}", f"-web.listen-address=127.0.0.1:{pe_port}"],
             tmp_path / "process-exporter.log"))
-        prom_proc = stack.enter_context(_process(
-            [prometheus_bin, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
-             f"--web.listen-address=127.0.0.1:{prom_port}", "--storage.tsdb.retention.time=1h",
-             "--log.level=warn"], tmp_path / "prometheus.log"))
+        prom_proc = _prometheus(stack, prometheus_bin, tmp_path, prom_port)
         _wait_http(agent_port, "/metrics", agent)
         _wait_http(pe_port, "/metrics", pe)
         _wait_http(prom_port, "/-/ready", prom_proc)
