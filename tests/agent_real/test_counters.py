@@ -50,14 +50,8 @@ def observed(procset: realprocs.ProcSet) -> Iterator[Observed]:
     pre, new = f"{p}-pre", f"{p}-new"
     procset.worker(pre, burn=BURN)
     config = exporters.write_config(procset.workdir / "counters.yaml", [{"name": "{{.Comm}}", "comm": [pre, new]}])
-    impls = exporters.available()
-    unavailable = {k: str(v) for k, v in impls.items() if isinstance(v, exporters.Unavailable)}
     with contextlib.ExitStack() as stack:
-        running = {
-            name: stack.enter_context(exporters.Exporter(impl, ["-config.path", str(config)], procset.workdir))
-            for name, impl in impls.items()
-            if isinstance(impl, exporters.Implementation)
-        }
+        running, unavailable = exporters.start_all(stack, ["-config.path", str(config)], procset.workdir)
         # Born after the exporters, with an unmatched child that -children puts in its group.
         time.sleep(BORN_LATER_GAP_S)
         born = procset.worker(new, burn=BURN, children=[procset.child_argv(f"{p}-newkid")])
@@ -133,15 +127,9 @@ def replaced(procset: realprocs.ProcSet) -> Iterator[Replaced]:
     """One member at a time: each is born, burns CPU, is scraped by everyone, then killed and replaced."""
     group = f"{unique_prefix()}-rep"
     config = exporters.write_config(procset.workdir / "replaced.yaml", [{"name": "{{.Comm}}", "comm": [group]}])
-    impls = exporters.available()
-    unavailable = {k: str(v) for k, v in impls.items() if isinstance(v, exporters.Unavailable)}
     burned = 0.0
     with contextlib.ExitStack() as stack:
-        running = {
-            name: stack.enter_context(exporters.Exporter(impl, ["-config.path", str(config)], procset.workdir))
-            for name, impl in impls.items()
-            if isinstance(impl, exporters.Implementation)
-        }
+        running, unavailable = exporters.start_all(stack, ["-config.path", str(config)], procset.workdir)
         seen: dict[str, list[list[ex.Sample]]] = {name: [] for name in running}
         time.sleep(BORN_LATER_GAP_S)
         for _ in range(ROUNDS):
@@ -182,14 +170,8 @@ def threaded(procset: realprocs.ProcSet) -> Iterator[Threaded]:
     group, burner = f"{p}-mt", f"{p}-burn"
     proc = procset.worker(group, threads=3, thread_name=f"{p}-idle", burner_thread=burner)
     config = exporters.write_config(procset.workdir / "threaded.yaml", [{"name": "{{.Comm}}", "comm": [group]}])
-    impls = exporters.available()
-    unavailable = {k: str(v) for k, v in impls.items() if isinstance(v, exporters.Unavailable)}
     with contextlib.ExitStack() as stack:
-        running = {
-            name: stack.enter_context(exporters.Exporter(impl, ["-config.path", str(config)], procset.workdir))
-            for name, impl in impls.items()
-            if isinstance(impl, exporters.Implementation)
-        }
+        running, unavailable = exporters.start_all(stack, ["-config.path", str(config)], procset.workdir)
         for e in running.values():
             e.scrape()
         tid = next(int(t) for t in os.listdir(f"/proc/{proc.pid}/task")

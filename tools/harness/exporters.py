@@ -195,3 +195,17 @@ class Exporter(contextlib.AbstractContextManager["Exporter"]):
 
     def close(self) -> None:
         self.proc.stop()
+
+
+def start_all(stack: contextlib.ExitStack, args: list[str],
+              logdir: pathlib.Path) -> tuple[dict[str, Exporter], dict[str, str]]:
+    """Every available implementation started with the same `args`, each stopped when `stack` closes; and
+    {name: why it cannot run here} for the others (tests skip with that reason)."""
+    running: dict[str, Exporter] = {}
+    unavailable: dict[str, str] = {}
+    for name, impl in available().items():
+        if isinstance(impl, Unavailable):
+            unavailable[name] = str(impl)
+        else:
+            running[name] = stack.enter_context(Exporter(impl, args, logdir))
+    return running, unavailable
