@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 from harness import exporters, realprocs  # noqa: E402
 from harness import exposition as ex  # noqa: E402
+from harness.wait import WaitTimeout, wait_for  # noqa: E402
 
 P95_TARGET_S = 1.0
 
@@ -82,13 +83,15 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def wait_for_group(exp: exporters.Exporter, group: str, interval: float, timeout: float) -> list[ex.Sample] | None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """The first scrape that serves `group` with one process, polled every `interval` s; None after `timeout`."""
+    def served() -> list[ex.Sample] | None:
         samples = ex.parse(exp.scrape(timeout=timeout))
-        if ex.by_group(samples, "num_procs").get(group) == 1:
-            return samples
-        time.sleep(interval)
-    return None
+        return samples if ex.by_group(samples, "num_procs").get(group) == 1 else None
+
+    try:
+        return wait_for(f"group {group} served", served, timeout, interval)
+    except WaitTimeout:
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:

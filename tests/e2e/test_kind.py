@@ -13,10 +13,10 @@ import os
 import pathlib
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator, Sequence
 
 import pytest
+from harness.wait import wait_for
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CLUSTER = os.environ.get("E2E_KIND_CLUSTER", "pm-e2e")
@@ -84,14 +84,7 @@ class Kind:
         return sh([self.helm_bin, *args], timeout=timeout, env=self.env)
 
     def wait(self, what: str, probe: Callable[[], str], timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        last = ""
-        while time.monotonic() < deadline:
-            last = probe()
-            if last:
-                return last
-            time.sleep(3)
-        pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
+        return wait_for(what, probe, timeout, 3.0)
 
 
 @pytest.fixture(scope="module")

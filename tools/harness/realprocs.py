@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 
 from .supervise import die_with_parent
+from .wait import WaitTimeout, wait_for
 
 WORKER = pathlib.Path(__file__).with_name("worker.py")
 SLEEP = pathlib.Path(os.path.realpath(shutil.which("sleep") or "/bin/sleep"))
@@ -230,12 +231,10 @@ class ProcSet(contextlib.AbstractContextManager["ProcSet"]):
         return [str(self.link(comm)), f"{self.ttl:g}"]
 
     def _wait_comm(self, pid: int, comm: str, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if comm_of(pid) == comm:
-                return
-            time.sleep(0.005)
-        raise SpawnError(f"pid {pid} did not take comm {comm!r} within {timeout}s (has {comm_of(pid)!r})")
+        try:
+            wait_for(f"pid {pid} to take comm {comm!r}", lambda: comm_of(pid) == comm, timeout, 0.005)
+        except WaitTimeout:
+            raise SpawnError(f"pid {pid} did not take comm {comm!r} within {timeout}s (has {comm_of(pid)!r})") from None
 
     def kill(self, proc: Proc) -> None:
         """Kill one process (and its process group) now and reap it."""
@@ -247,9 +246,9 @@ class ProcSet(contextlib.AbstractContextManager["ProcSet"]):
             if proc.popen.stdout is not None:
                 proc.popen.stdout.close()
         # Its children are reaped by init (or a subreaper), not by us: wait until they are gone, bounded.
-        deadline = time.monotonic() + 10
-        while any(os.path.exists(f"/proc/{c}") for c in proc.children) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        with contextlib.suppress(WaitTimeout):
+            wait_for(f"children of pid {proc.pid} gone", lambda: not any(os.path.exists(f"/proc/{c}")
+                                                                      for c in proc.children), 10, 0.01)
         if proc in self.procs:
             self.procs.remove(proc)
 
@@ -263,14 +262,17 @@ class ProcSet(contextlib.AbstractContextManager["ProcSet"]):
     def wait_for_comm_count(self, comm: str, count: int, timeout: float = 10.0) -> list[int]:
         """Pids of processes named `comm` once there are exactly `count` of them (for grandchildren a test
         does not start itself); raises SpawnError after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
         pids: list[int] = []
-        while time.monotonic() < deadline:
-            pids = [int(d) for d in os.listdir("/proc") if d.isdigit() and comm_of(int(d)) == comm[:15]]
-            if len(pids) == count:
-                return sorted(pids)
-            time.sleep(0.02)
-        raise SpawnError(f"expected {count} processes named {comm!r}, found {len(pids)} after {timeout}s")
+
+        def exactly() -> bool:
+            pids[:] = [int(d) for d in os.listdir("/proc") if d.isdigit() and comm_of(int(d)) == comm[:15]]
+            return len(pids) == count
+
+        try:
+            wait_for(f"{count} processes named {comm!r}", exactly, timeout, 0.02)
+        except WaitTimeout:
+            raise SpawnError(f"expected {count} processes named {comm!r}, found {len(pids)} after {timeout}s") from None
+        return sorted(pids)
 
 
 def _readline(stream: object, timeout: float) -> bytes:
