@@ -34,7 +34,6 @@ import ctypes
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,9 +42,17 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))  # harness.supervise and localcluster.ports: standard library only
+
+from harness.supervise import ProcessExited, Supervised  # noqa: E402
+from harness.wait import WaitTimeout  # noqa: E402
+from localcluster.ports import free_port  # noqa: E402
+
 DEFAULT_DEPS = ROOT / "bench" / ".gpu-deps"
 NAMES = ("pm-gpucheck-a", "pm-gpucheck-b")
 MIB = 1 << 20
+# Its own small reader, not harness.exposition: the device machine has only the agent's dependencies (--deps), and
+# prometheus_client is a test dependency.
 _LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
 _PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
@@ -107,12 +114,6 @@ def series(text: str, name: str) -> list[tuple[dict[str, str], float]]:
 
 def pick(text: str, name: str, **labels: str) -> list[float]:
     return [v for lab, v in series(text, name) if all(lab.get(k) == w for k, w in labels.items())]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def scrape(port: int) -> str:
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
 
     check = Check()
     children: list[subprocess.Popen[str]] = []
-    agent: subprocess.Popen[bytes] | None = None
+    agent: Supervised | None = None
     try:
         pids = {}
         for name, mib in zip(NAMES, (args.alloc_a, args.alloc_b), strict=True):
@@ -206,21 +207,13 @@ def main(argv: list[str] | None = None) -> int:
                            + ']\n  - name: other\n    cmdline: [".+"]\n')
             port = free_port()
             log = Path(tmp) / "agent.log"
-            with log.open("wb") as logf:
-                agent = subprocess.Popen([sys.executable, "-m", "process_monitor_agent", f"-config.path={cfg}",
-                                          f"-web.listen-address=127.0.0.1:{port}", "-gpu.enabled", "-threads=false"],
-                                         env=env, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
-            text = ""
-            for _ in range(100):
-                time.sleep(0.2)
-                try:
-                    text = scrape(port)
-                    break
-                except OSError:
-                    if agent.poll() is not None:
-                        break
-            if not text:
-                print("FAIL the agent did not answer:\n" + log.read_text(errors="replace")[-3000:])
+            agent = Supervised("agent", [sys.executable, "-m", "process_monitor_agent", f"-config.path={cfg}",
+                                         f"-web.listen-address=127.0.0.1:{port}", "-gpu.enabled", "-threads=false"],
+                               log, env=env)
+            try:
+                agent.wait_ready("/metrics", lambda: scrape(port), 20.0, interval=0.2)
+            except (ProcessExited, WaitTimeout):
+                print("FAIL the agent did not answer:\n" + agent.log_tail())
                 return 1
             time.sleep(1.2)
             text = scrape(port)
@@ -273,13 +266,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"NVML read time {pick(text, 'process_monitor_agent_gpu_read_duration_seconds')} s, "
                   f"collection {pick(text, 'process_monitor_agent_collection_duration_seconds')} s")
     finally:
-        if agent is not None and agent.poll() is None:
-            os.killpg(agent.pid, signal.SIGTERM)
-            try:
-                agent.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(agent.pid, signal.SIGKILL)
-                agent.wait(10)
+        if agent is not None:
+            agent.stop()
         for c in children:
             if c.poll() is None:
                 c.kill()
