@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 import psutil
 import pytest
+from harness import exporters, realprocs
+from harness import exposition as ex
 
-from agent_real import exporters, procs
-from agent_real import exposition as ex
 from agent_real.conftest import require, unique_prefix
 
 pytestmark = [pytest.mark.realproc, pytest.mark.timeout(300)]
@@ -89,12 +89,12 @@ class Witnessed:
 
 
 def _limit_cpu() -> None:
-    procs.die_with_parent()
+    realprocs.die_with_parent()
     resource.setrlimit(resource.RLIMIT_CPU, (BUSY_CPU_LIMIT_S, BUSY_CPU_LIMIT_S))
 
 
 @pytest.fixture(scope="module")
-def witnessed(procset: procs.ProcSet) -> Iterator[Witnessed]:
+def witnessed(procset: realprocs.ProcSet) -> Iterator[Witnessed]:
     impl = require(exporters.AGENT)
     p = unique_prefix()
     idle, busy = f"{p}-idle", f"{p}-busy"
@@ -109,7 +109,7 @@ def witnessed(procset: procs.ProcSet) -> Iterator[Witnessed]:
         stack.callback(_kill, burner)
         # Wait (bounded) until it runs under its name, then let it burn a little so CPU moves during the scrape.
         deadline = time.monotonic() + 10
-        while procs.comm_of(burner.pid) != busy[:15] and time.monotonic() < deadline:
+        while realprocs.comm_of(burner.pid) != busy[:15] and time.monotonic() < deadline:
             time.sleep(0.01)
         time.sleep(0.3)
         members = {idle: [w.pid for w in workers], busy: [burner.pid]}
