@@ -45,11 +45,15 @@ class SpawnError(RuntimeError):
     """A process did not come up as asked within its time bound."""
 
 
+def _stat_fields(path: str) -> list[str]:
+    data = pathlib.Path(path).read_bytes().decode("utf-8", "surrogateescape")
+    lpar, rpar = data.index("("), data.rindex(")")  # comm may hold spaces and parentheses
+    return [data[:lpar].strip(), data[lpar + 1 : rpar], *data[rpar + 2 :].split()]
+
+
 def read_stat(pid: int) -> list[str]:
     """Fields of /proc/<pid>/stat, 0-based as in proc(5) minus one: [0]=pid, [1]=comm, [2]=state, ..."""
-    data = pathlib.Path(f"/proc/{pid}/stat").read_bytes().decode("utf-8", "surrogateescape")
-    lpar, rpar = data.index("("), data.rindex(")")
-    return [data[:lpar].strip(), data[lpar + 1 : rpar], *data[rpar + 2 :].split()]
+    return _stat_fields(f"/proc/{pid}/stat")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -105,9 +109,8 @@ def truth(pid: int) -> Truth:
 
 
 def read_stat_task(pid: int, tid: int) -> list[str]:
-    data = pathlib.Path(f"/proc/{pid}/task/{tid}/stat").read_bytes().decode("utf-8", "surrogateescape")
-    lpar, rpar = data.index("("), data.rindex(")")
-    return [data[:lpar].strip(), data[lpar + 1 : rpar], *data[rpar + 2 :].split()]
+    """read_stat for one thread: /proc/<pid>/task/<tid>/stat."""
+    return _stat_fields(f"/proc/{pid}/task/{tid}/stat")
 
 
 def comm_of(pid: int) -> str:
