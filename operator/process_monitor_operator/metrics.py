@@ -1,101 +1,110 @@
-"""The operator's own /metrics: reconciles by result, reconcile duration, API calls by verb.
+"""The operator's own /metrics: its families declared once (`FAMILIES`) and `Metrics`, which updates and renders them.
 
-A deliberately tiny registry (counters, one histogram, gauges) rendered in the Prometheus text format; the operator
-serves it with aiohttp (`serve`). Names start with `process_monitor_operator_` (design.md). An instance is created by
-`handlers` at startup and passed to the reconciler and the API wrapper; nothing here is global state.
+The families live in a prometheus_client `CollectorRegistry` passed in (or made per instance), never the global
+one, and are rendered by `generate_latest`; app.py serves them over aiohttp. Names start with
+`process_monitor_operator_` (design.md). One instance is made by app.py at startup and handed to the reconciler and
+the API wrapper; monitoring/metricnames.py reads `FAMILIES` so alert rules can name these metrics safely.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics_core import Metric
 
 PREFIX = "process_monitor_operator_"
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+WRITE_VERBS = ("apply", "patch", "delete", "create")  # API calls that can change the cluster
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+@dataclass(frozen=True)
+class Family:
+    """One metric family of the operator: full name, help, prometheus_client type, label names in output order."""
+
+    name: str
+    help: str
+    kind: type[Counter] | type[Gauge] | type[Histogram]
+    labels: tuple[str, ...] = ()
+
+
+RECONCILES = Family(PREFIX + "reconciles_total", "Reconciles of ProcessMonitors by result.", Counter, ("result",))
+RECONCILE_DURATION = Family(PREFIX + "reconcile_duration_seconds",
+                            "Time of one reconcile (render, compare, apply, status).", Histogram)
+API_CALLS = Family(PREFIX + "api_calls_total", "Kubernetes API calls made by the reconciler, by verb and kind.",
+                   Counter, ("verb", "kind"))
+EVENTS = Family(PREFIX + "events_total", "Kubernetes Events posted about ProcessMonitors, by type.", Counter,
+                ("type",))
+PROCESSMONITORS = Family(PREFIX + "processmonitors", "ProcessMonitors currently known to the operator.", Gauge)
+
+# Every family, in exposition order.
+FAMILIES = (RECONCILES, RECONCILE_DURATION, API_CALLS, EVENTS, PROCESSMONITORS)
+
+
+class _WithoutCreated:
+    """A view of a registry without prometheus_client's `*_created` series: the exposition keeps exactly the names
+    it had before prometheus_client (README), and sums over a family's samples stay sums of counts."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self._registry.collect():
+            metric.samples = [s for s in metric.samples if not s.name.endswith("_created")]
+            yield metric
 
 
 class Metrics:
-    """Counters and a histogram, safe to update from any task or thread."""
+    """The operator's families on one registry; safe to update from any task or thread (prometheus_client locks)."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.reconciles: dict[str, int] = defaultdict(int)
-        self.api_calls: dict[tuple[str, str], int] = defaultdict(int)
-        self.events: dict[str, int] = defaultdict(int)
-        self._buckets = [0] * len(DURATION_BUCKETS)
-        self._duration_sum = 0.0
-        self._duration_count = 0
-        self.processmonitors = 0
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        made: dict[str, Any] = {}
+        for fam in FAMILIES:
+            extra = {"buckets": DURATION_BUCKETS} if fam.kind is Histogram else {}
+            made[fam.name] = fam.kind(fam.name, fam.help, fam.labels, registry=self.registry, **extra)
+        self._reconciles: Counter = made[RECONCILES.name]
+        self._duration: Histogram = made[RECONCILE_DURATION.name]
+        self._api_calls: Counter = made[API_CALLS.name]
+        self._events: Counter = made[EVENTS.name]
+        self._processmonitors: Gauge = made[PROCESSMONITORS.name]
+        self._view = _WithoutCreated(self.registry)
 
     def reconciled(self, result: str, seconds: float) -> None:
-        with self._lock:
-            self.reconciles[result] += 1
-            self._duration_sum += seconds
-            self._duration_count += 1
-            for i, bound in enumerate(DURATION_BUCKETS):
-                if seconds <= bound:
-                    self._buckets[i] += 1
+        self._reconciles.labels(result).inc()
+        self._duration.observe(seconds)
 
     def api_call(self, verb: str, kind: str) -> None:
-        with self._lock:
-            self.api_calls[(verb, kind)] += 1
+        self._api_calls.labels(verb, kind).inc()
 
     def event_posted(self, type_: str) -> None:
-        with self._lock:
-            self.events[type_] += 1
+        self._events.labels(type_).inc()
+
+    def known(self, processmonitors: int) -> None:
+        """How many ProcessMonitors the operator knows now."""
+        self._processmonitors.set(processmonitors)
 
     def writes(self) -> int:
-        """API calls that can change the cluster (apply, patch, delete): the steady-state bench reads this."""
-        with self._lock:
-            return sum(n for (verb, _), n in self.api_calls.items() if verb in ("apply", "patch", "delete", "create"))
+        """API calls that can change the cluster (apply, patch, delete, create) so far."""
+        total = 0.0
+        for metric in self._api_calls.collect():
+            total += sum(s.value for s in metric.samples
+                         if s.name == API_CALLS.name and s.labels.get("verb") in WRITE_VERBS)
+        return int(total)
 
-    def exposition(self) -> str:
-        with self._lock:
-            lines = [
-                f"# HELP {PREFIX}reconciles_total Reconciles of ProcessMonitors by result.",
-                f"# TYPE {PREFIX}reconciles_total counter",
-            ]
-            lines += [f'{PREFIX}reconciles_total{{result="{_escape(r)}"}} {n}'
-                      for r, n in sorted(self.reconciles.items())]
-            lines += [
-                f"# HELP {PREFIX}reconcile_duration_seconds Time of one reconcile (render, compare, apply, status).",
-                f"# TYPE {PREFIX}reconcile_duration_seconds histogram",
-            ]
-            lines += [f'{PREFIX}reconcile_duration_seconds_bucket{{le="{b}"}} {n}'
-                      for b, n in zip(DURATION_BUCKETS, self._buckets, strict=True)]
-            lines += [
-                f'{PREFIX}reconcile_duration_seconds_bucket{{le="+Inf"}} {self._duration_count}',
-                f"{PREFIX}reconcile_duration_seconds_sum {self._duration_sum:.6f}",
-                f"{PREFIX}reconcile_duration_seconds_count {self._duration_count}",
-                f"# HELP {PREFIX}api_calls_total Kubernetes API calls made by the reconciler, by verb and kind.",
-                f"# TYPE {PREFIX}api_calls_total counter",
-            ]
-            lines += [f'{PREFIX}api_calls_total{{verb="{v}",kind="{k}"}} {n}'
-                      for (v, k), n in sorted(self.api_calls.items())]
-            lines += [
-                f"# HELP {PREFIX}events_total Kubernetes Events posted about ProcessMonitors, by type.",
-                f"# TYPE {PREFIX}events_total counter",
-            ]
-            lines += [f'{PREFIX}events_total{{type="{t}"}} {n}' for t, n in sorted(self.events.items())]
-            lines += [
-                f"# HELP {PREFIX}processmonitors ProcessMonitors currently known to the operator.",
-                f"# TYPE {PREFIX}processmonitors gauge",
-                f"{PREFIX}processmonitors {self.processmonitors}",
-            ]
-        return "\n".join(lines) + "\n"
+    def exposition(self) -> bytes:
+        """The Prometheus text format of every family (what /metrics answers)."""
+        return generate_latest(self._view)  # type: ignore[arg-type]  # any object with collect() will do
 
 
 async def serve(metrics: Metrics, host: str, port: int) -> web.AppRunner:
     """Start an HTTP server answering /metrics (and /healthz for convenience); returns the runner to clean up."""
 
     async def handle_metrics(_: web.Request) -> web.Response:
-        return web.Response(text=metrics.exposition(), content_type="text/plain", charset="utf-8",
+        return web.Response(body=metrics.exposition(), content_type="text/plain", charset="utf-8",
                             headers={"X-Content-Type-Options": "nosniff"})
 
     async def handle_health(_: web.Request) -> web.Response:

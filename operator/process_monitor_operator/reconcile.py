@@ -78,7 +78,7 @@ class Reconciler:
         meta = body.get("metadata") or {}
         key = (meta.get("namespace", ""), meta.get("name", ""))
         self.bodies[key] = body
-        self.metrics.processmonitors = len(self.bodies)
+        self.metrics.known(len(self.bodies))
         return key
 
     def forget(self, key: Key) -> None:
@@ -88,7 +88,7 @@ class Reconciler:
         self._locks.pop(key, None)
         if body is not None:
             self.applier.forget(key[0], (body.get("metadata") or {}).get("uid", ""))
-        self.metrics.processmonitors = len(self.bodies)
+        self.metrics.known(len(self.bodies))
 
     # --- scheduling ---
     def trigger(self, key: Key, delay: float = 0.0) -> None:
