@@ -21,6 +21,15 @@ NAME_LABEL = "app.kubernetes.io/name"
 AGENT_NAME = "process-monitor-agent"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 
+# Stamped on every child: the digest of its manifest (render/__init__.py writes it, k8s apply compares it).
+DIGEST_ANNOTATION = f"{GROUP}/applied-digest"
+
+# Target labels every discovery path we ship sets (ServiceMonitor, PodMonitor, the documented kubernetes_sd job):
+# the shipped rules select a ProcessMonitor's series by them. With spec.kubernetes.labels, `namespace` is the
+# workload's (cAdvisor's meaning), so the ProcessMonitor's namespace travels as SCOPE_NAMESPACE_LABEL instead.
+SCOPE_LABEL = "processmonitor"
+SCOPE_NAMESPACE_LABEL = "processmonitor_namespace"
+
 # process-exporter's default port; the agent keeps it.
 DEFAULT_PORT = 9256
 PORT_NAME = "http-metrics"

@@ -70,7 +70,7 @@ DEFAULTS: dict[str, Any] = {
         "podLogsDir": "/var/log/pods",
         "containerLogsDir": "/var/log/containers",
     },
-    # spec.alerts has no schema defaults: render/rules.py reads it as written (absent = enabled, no per-group rules).
+    # spec.alerts has no schema defaults: monitoring/ reads it as written (absent = enabled, no per-group rules).
     "grafanaDashboard": {
         "enabled": False,
         "folder": "Process Monitor",

@@ -18,9 +18,9 @@ from process_monitor_agent.config import ConfigError, parse_config
 from process_monitor_agent.rules import compile_regex
 from process_monitor_agent.template import TemplateError, compile_template
 
+from .monitoring.alerts import validate_alerts
 from .render import kubernetes
 from .render.configmap import config_yaml
-from .render.rules import validate_alerts
 from .spec import Source
 
 _SOURCE = "spec"

@@ -8,8 +8,9 @@ import json
 import pathlib
 import re
 
-from process_monitor_operator.render import DIGEST_ANNOTATION, RenderOptions, render_all, rules
-from process_monitor_operator.render import dashboard as dash
+from process_monitor_operator.monitoring import dashboard as dash
+from process_monitor_operator.monitoring import rules
+from process_monitor_operator.render import DIGEST_ANNOTATION, RenderOptions, render_all
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,7 @@ import fakenvml
 import pytest
 import yaml
 from localcluster.ports import free_port
-from process_monitor_operator.render import dashboard
+from process_monitor_operator.monitoring import dashboard
 from test_real_prometheus import SCRAPE, Prom, _process, _prometheus, _substitute, _wait_http
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.realproc]

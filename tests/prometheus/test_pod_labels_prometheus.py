@@ -19,7 +19,8 @@ import time
 import pytest
 import yaml
 from localcluster.ports import free_port
-from process_monitor_operator.render import dashboard, kubernetes, rules
+from process_monitor_operator.monitoring import dashboard, rules
+from process_monitor_operator.render import kubernetes
 from process_monitor_operator.spec import load
 from test_real_prometheus import Prom, _process, _prometheus, _wait_http
 

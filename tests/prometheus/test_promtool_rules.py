@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 import yaml
-from process_monitor_operator.render import rules
+from process_monitor_operator.monitoring import rules
 
 pytestmark = pytest.mark.prometheus
 

@@ -30,7 +30,7 @@ import pytest
 import yaml
 from harness.supervise import Supervised
 from localcluster.ports import free_port
-from process_monitor_operator.render import dashboard, rules
+from process_monitor_operator.monitoring import dashboard, rules
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.realproc]
 

@@ -6,7 +6,8 @@ import copy
 
 import pytest
 import yaml
-from process_monitor_operator.render import RenderOptions, render_all, rules, skipped
+from process_monitor_operator.monitoring import rules
+from process_monitor_operator.render import RenderOptions, render_all, skipped
 from process_monitor_operator.spec import load
 from process_monitor_operator.validation import validate
 

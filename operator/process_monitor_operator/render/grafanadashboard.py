@@ -2,7 +2,7 @@
 
 Rendered when `spec.grafanaDashboard.enabled`: label `grafana_dashboard: "1"` (the sidecar label of the grafana
 chart in kube-prometheus-stack), annotation `grafana_folder` (the chart's `sidecar.dashboards.folderAnnotation`),
-one key `process-monitor.json` holding render/dashboard.py's model (with its GPU row when `spec.gpu.enabled`).
+one key `process-monitor.json` holding monitoring/dashboard.py's model (with its GPU row when `spec.gpu.enabled`).
 Its uid and title name this ProcessMonitor, so several ProcessMonitors' dashboards never replace each other
 in Grafana.
 """
@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from ..monitoring import dashboard
 from ..spec import Source
-from . import dashboard, gpu, kubernetes
+from . import gpu, kubernetes
 from .meta import metadata
 from .options import RenderOptions
 

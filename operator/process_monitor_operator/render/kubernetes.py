@@ -1,7 +1,7 @@
 """`spec.kubernetes`: what Kubernetes attribution adds to the children (pure helpers, no child of its own).
 
-Called by daemonset.py (mounts, flags), servicemonitor.py / podmonitor.py (target relabelings), rules.py via
-prometheusrule.py and the CLI (the rule scope), grafanadashboard.py (the dashboard variant) and validation.py.
+Called by daemonset.py (mounts, flags), servicemonitor.py / podmonitor.py (target relabelings), prometheusrule.py
+and the CLI (the rule scope of monitoring/rules.py), grafanadashboard.py (the dashboard variant) and validation.py.
 Everything here returns nothing unless the ProcessMonitor asks for attribution, so existing renders stay
 byte-identical.
 
@@ -12,7 +12,7 @@ byte-identical.
   namespace/pod/container. Prometheus's own target labels of those names (prometheus-operator sets namespace, pod
   and container to the agent pod's) are dropped at the target, so the agent's values reach Prometheus as cAdvisor's
   do, without honor_labels (which would also let a target override job and instance). The rules' scope then can
-  no longer use `namespace`: the target gets `processmonitor_namespace` instead (rules.py default_selector).
+  no longer use `namespace`: the target gets `processmonitor_namespace` instead (monitoring/rules.py default_selector).
 The agent's ServiceAccount keeps no API rights: nothing here talks to the API server.
 """
 
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..constants import SCOPE_NAMESPACE_LABEL
 from ..spec import Source
-from .rules import SCOPE_NAMESPACE_LABEL
 
 POD_LOGS_MOUNT = "/host/var/log/pods"
 CONTAINER_LOGS_MOUNT = "/host/var/log/containers"

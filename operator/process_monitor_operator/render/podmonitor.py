@@ -48,7 +48,7 @@ def render(src: Source, options: RenderOptions) -> list[dict[str, Any]]:
     for key in ("interval", "scrapeTimeout"):
         if pm.get(key):
             endpoint[key] = pm[key]
-    # `processmonitor` scopes the shipped rules to this ProcessMonitor (render/rules.py SCOPE_LABEL).
+    # `processmonitor` scopes the shipped rules to this ProcessMonitor (constants.SCOPE_LABEL).
     scope = {"targetLabel": "processmonitor", "replacement": src.name, "action": "replace"}
     endpoint["relabelings"] = [NODE_RELABELING, scope, *kubernetes.target_relabelings(src), *pm["relabelings"]]
     if pm["metricRelabelings"]:

@@ -1,6 +1,6 @@
 """prometheus-operator PrometheusRule: the recording rules and alerts of `spec.alerts`. Pure, called by render_all.
 
-The rule groups come from render/rules.py, the same function `process-monitor render --rules` prints as a plain
+The rule groups come from monitoring/rules.py, the same function `process-monitor render --rules` prints as a plain
 rules file, so Prometheus with and without the operator evaluates identical rules. Rendered when
 `spec.alerts.enabled` (default true) and the `prometheusrules.monitoring.coreos.com` CRD is installed; without
 that CRD the status says it was skipped and where the plain rules file comes from.
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..monitoring import rules
 from ..spec import Source
-from . import kubernetes, rules
+from . import kubernetes
 from .meta import metadata
 from .options import PROMETHEUSRULE_API, RenderOptions
 

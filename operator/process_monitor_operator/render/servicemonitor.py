@@ -53,7 +53,7 @@ def render(src: Source, options: RenderOptions) -> list[dict[str, Any]]:
         if sm.get(key):
             endpoint[key] = sm[key]
     # `processmonitor` scopes the shipped recording/alerting rules to this ProcessMonitor's targets
-    # (render/rules.py SCOPE_LABEL); `node` is what dashboards group by.
+    # (constants.SCOPE_LABEL); `node` is what dashboards group by.
     scope = {"targetLabel": "processmonitor", "replacement": src.name, "action": "replace"}
     endpoint["relabelings"] = [NODE_RELABELING, scope, *kubernetes.target_relabelings(src), *sm["relabelings"]]
     if sm["metricRelabelings"]:
