@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightkube
 from lightkube.core.exceptions import ApiError
@@ -30,9 +29,13 @@ from lightkube.types import PatchType
 
 from . import constants as c
 from .compare import contains
-from .metrics import Metrics
-from .render import DIGEST_ANNOTATION
+from .constants import DIGEST_ANNOTATION
 from .serialize import to_json_bytes
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .metrics import Metrics
 
 log = logging.getLogger(__name__)
 

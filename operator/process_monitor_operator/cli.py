@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -27,6 +26,9 @@ from .render.options import OPTIONAL_APIS
 from .serialize import to_json_bytes, to_yaml
 from .spec import load
 from .validation import validate
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def _read_documents(path: str) -> list[dict[str, Any]]:

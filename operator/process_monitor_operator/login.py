@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import os
 import pathlib
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import kopf
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 SERVICE_ACCOUNT_DIR = pathlib.Path("/var/run/secrets/kubernetes.io/serviceaccount")
 PRIORITY = 30  # above kopf's own handlers (10-20), should any be registered too

@@ -10,13 +10,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import kopf
 
 from . import __version__
 from . import constants as c
 from .settings import OperatorConfig
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def parser() -> argparse.ArgumentParser:

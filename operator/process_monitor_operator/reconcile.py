@@ -16,7 +16,7 @@ import copy
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2 as httpx
 from lightkube.core.exceptions import ApiError
@@ -24,12 +24,14 @@ from lightkube.core.exceptions import ApiError
 from . import constants as c
 from . import render
 from . import status as st
-from .apply import Api, Applier
 from .names import child_name
 from .render.options import OPTIONAL_APIS, RenderOptions
-from .settings import OperatorConfig
 from .spec import load
 from .validation import validate
+
+if TYPE_CHECKING:
+    from .apply import Api, Applier
+    from .settings import OperatorConfig
 
 log = logging.getLogger(__name__)
 

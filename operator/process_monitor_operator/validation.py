@@ -12,7 +12,7 @@ by `process-monitor render` (which refuses invalid input).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from process_monitor_agent.config import ConfigError, parse_config
 from process_monitor_agent.rules import compile_regex
@@ -21,7 +21,9 @@ from process_monitor_agent.template import TemplateError, compile_template
 from .monitoring.alerts import validate_alerts
 from .render import kubernetes
 from .render.configmap import config_yaml
-from .spec import Source
+
+if TYPE_CHECKING:
+    from .spec import Source
 
 _SOURCE = "spec"
 

@@ -24,8 +24,7 @@ dashboard`); tests read `panel_queries`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .grafana import layout, variable
 from .panels import (
@@ -40,6 +39,9 @@ from .panels import (
     gpu_panels,
     group_panels,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
 
 __all__ = ["AGENT_GPU_ERRORS", "AGENT_GPU_UP", "CONFIGMAP_KEY", "DEFAULT_FOLDER", "DEFAULT_TITLE", "DEFAULT_UID",
            "FOLDER_ANNOTATION", "GPU_MEMORY", "GPU_PROCS", "GPU_UTIL", "SIDECAR_LABEL", "dashboard", "dashboard_json",

@@ -32,8 +32,7 @@ The user-facing section is `spec.alerts` (see docs/prometheus.md):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -47,6 +46,9 @@ from .recording import (
     RECORD_VIRTUAL_BYTES,
     recording_rules,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 # What users of the rules (the CLI, tests) read from here; each lives in the module named in the import above.
 __all__ = ["ALERT_NAMES", "RECORD_CPU_PERCENT", "RECORD_CPU_PERCENT_BY_MODE", "RECORD_RESIDENT_BYTES",

@@ -10,10 +10,9 @@ and the golden-file tests all go through `render_all`, so what is reviewed is wh
 from __future__ import annotations
 
 import hashlib
-from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..constants import GROUP
+from ..constants import DIGEST_ANNOTATION
 from ..serialize import to_json_bytes
 from ..spec import Source, load
 from . import (
@@ -28,15 +27,18 @@ from . import (
 )
 from .options import RenderOptions
 
+if TYPE_CHECKING:
+    from types import ModuleType
+
 # Apply order: what others reference comes first (the pods need the account and the config).
 CHILDREN: tuple[ModuleType, ...] = (
     serviceaccount, configmap, daemonset, service, servicemonitor, podmonitor, prometheusrule, grafanadashboard,
 )
 
-# Digest of the manifest (without this annotation) stamped on every child: the operator compares it with the live
-# object's to notice fields it must remove, and skips the write when they match (zero writes at steady state).
-# It sits in the child's own metadata, never in the DaemonSet's pod template, so it never restarts agents.
-DIGEST_ANNOTATION = f"{GROUP}/applied-digest"
+# DIGEST_ANNOTATION: digest of the manifest (without this annotation) stamped on every child by `_stamp`; the
+# operator compares it with the live object's to notice fields it must remove, and skips the write when they match
+# (zero writes at steady state). It sits in the child's own metadata, never in the DaemonSet's pod template, so it
+# never restarts agents.
 
 __all__ = ["CHILDREN", "DIGEST_ANNOTATION", "RenderOptions", "child_kinds", "render_all", "required_missing",
            "skipped"]

@@ -6,14 +6,16 @@ object and never the DaemonSet's pod template. `config_yaml` is deterministic to
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from .. import constants as c
-from ..spec import Source
-from .meta import metadata
-from .options import RenderOptions
+from .common import metadata
+
+if TYPE_CHECKING:
+    from ..spec import Source
+    from .options import RenderOptions
 
 API_VERSION = "v1"
 KIND = "ConfigMap"

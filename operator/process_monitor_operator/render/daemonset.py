@@ -9,13 +9,15 @@ then drop out).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import constants as c
-from ..spec import Source
 from . import gpu, kubernetes
-from .meta import common_labels, metadata, selector_labels
-from .options import RenderOptions
+from .common import JOB, JOB_LABEL, common_labels, metadata, selector_labels
+
+if TYPE_CHECKING:
+    from ..spec import Source
+    from .options import RenderOptions
 
 API_VERSION = "apps/v1"
 KIND = "DaemonSet"
@@ -128,7 +130,7 @@ def pod_template(src: Source, options: RenderOptions) -> dict[str, Any]:
     ]
     gpu.apply(src, spec, container)  # spec.gpu: flag, scheduling, NVIDIA container toolkit variables
     annotations = {**agent["podAnnotations"], "cluster-autoscaler.kubernetes.io/safe-to-evict": "true"}
-    labels = {**agent["podLabels"], **common_labels(src), c.COMPONENT_LABEL: "agent", "jobLabel": "process-monitor"}
+    labels = {**agent["podLabels"], **common_labels(src), c.COMPONENT_LABEL: "agent", JOB_LABEL: JOB}
     return {"metadata": {"labels": labels, "annotations": annotations}, "spec": spec}
 
 

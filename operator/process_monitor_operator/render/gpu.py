@@ -11,9 +11,10 @@ workloads it watches (dcgm-exporter runs the same way).
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..spec import Source
+if TYPE_CHECKING:
+    from ..spec import Source
 
 ENV = [
     {"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"},

@@ -10,13 +10,15 @@ in Grafana.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..monitoring import dashboard
-from ..spec import Source
 from . import gpu, kubernetes
-from .meta import metadata
-from .options import RenderOptions
+from .common import metadata
+
+if TYPE_CHECKING:
+    from ..spec import Source
+    from .options import RenderOptions
 
 API_VERSION = "v1"
 KIND = "ConfigMap"

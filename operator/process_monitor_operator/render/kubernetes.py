@@ -18,10 +18,12 @@ The agent's ServiceAccount keeps no API rights: nothing here talks to the API se
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..constants import SCOPE_NAMESPACE_LABEL
-from ..spec import Source
+
+if TYPE_CHECKING:
+    from ..spec import Source
 
 POD_LOGS_MOUNT = "/host/var/log/pods"
 CONTAINER_LOGS_MOUNT = "/host/var/log/containers"

@@ -11,14 +11,14 @@ label `jobLabel`, as with the ServiceMonitor.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import constants as c
-from ..spec import Source
-from . import kubernetes
-from .meta import metadata, selector_labels
-from .options import PODMONITOR_API, RenderOptions
-from .servicemonitor import NODE_RELABELING
+from .common import JOB_LABEL, metadata, scrape_endpoint, selector_labels
+from .options import PODMONITOR_API
+
+if TYPE_CHECKING:
+    from ..spec import Source
+    from .options import RenderOptions
 
 API_VERSION = "monitoring.coreos.com/v1"
 KIND = "PodMonitor"
@@ -44,23 +44,14 @@ def render(src: Source, options: RenderOptions) -> list[dict[str, Any]]:
     pm = src.spec["prometheus"]["podMonitor"]
     if not wanted(src) or not options.has(OPTIONAL_API):
         return []
-    endpoint: dict[str, Any] = {"port": c.PORT_NAME, "path": "/metrics", "scheme": "http"}
-    for key in ("interval", "scrapeTimeout"):
-        if pm.get(key):
-            endpoint[key] = pm[key]
-    # `processmonitor` scopes the shipped rules to this ProcessMonitor (constants.SCOPE_LABEL).
-    scope = {"targetLabel": "processmonitor", "replacement": src.name, "action": "replace"}
-    endpoint["relabelings"] = [NODE_RELABELING, scope, *kubernetes.target_relabelings(src), *pm["relabelings"]]
-    if pm["metricRelabelings"]:
-        endpoint["metricRelabelings"] = pm["metricRelabelings"]
     return [{
         "apiVersion": API_VERSION,
         "kind": KIND,
         "metadata": metadata(src, labels=pm["labels"]),
         "spec": {
-            "jobLabel": "jobLabel",
+            "jobLabel": JOB_LABEL,
             "selector": {"matchLabels": selector_labels(src)},
             "namespaceSelector": {"matchNames": [src.namespace]},
-            "podMetricsEndpoints": [endpoint],
+            "podMetricsEndpoints": [scrape_endpoint(src, pm)],
         },
     }]

@@ -8,13 +8,15 @@ that CRD the status says it was skipped and where the plain rules file comes fro
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..monitoring import rules
-from ..spec import Source
 from . import kubernetes
-from .meta import metadata
+from .common import metadata
 from .options import PROMETHEUSRULE_API, RenderOptions
+
+if TYPE_CHECKING:
+    from ..spec import Source
 
 API_VERSION = "monitoring.coreos.com/v1"
 KIND = "PrometheusRule"

@@ -7,18 +7,18 @@ kubernetes_sd relabelling of plain Prometheus looks for.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import constants as c
-from ..spec import Source
-from .meta import metadata, selector_labels
-from .options import RenderOptions
+from .common import JOB, JOB_LABEL, metadata, selector_labels
+
+if TYPE_CHECKING:
+    from ..spec import Source
+    from .options import RenderOptions
 
 API_VERSION = "v1"
 KIND = "Service"
 PLURAL = "services"
-JOB_LABEL = "jobLabel"
-JOB = "process-monitor"
 
 
 def render(src: Source, options: RenderOptions) -> list[dict[str, Any]]:

@@ -6,11 +6,13 @@ mounted and no Role or RoleBinding at all (nothing cluster-scoped that a namespa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..spec import Source
-from .meta import metadata
-from .options import RenderOptions
+from .common import metadata
+
+if TYPE_CHECKING:
+    from ..spec import Source
+    from .options import RenderOptions
 
 API_VERSION = "v1"
 KIND = "ServiceAccount"

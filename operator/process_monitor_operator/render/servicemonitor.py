@@ -8,20 +8,19 @@ the `node` and `processmonitor` labels.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import constants as c
-from ..spec import Source
-from . import kubernetes, service
-from .meta import common_labels, metadata
-from .options import SERVICEMONITOR_API, RenderOptions
+from .common import JOB_LABEL, common_labels, metadata, scrape_endpoint
+from .options import SERVICEMONITOR_API
+
+if TYPE_CHECKING:
+    from ..spec import Source
+    from .options import RenderOptions
 
 API_VERSION = "monitoring.coreos.com/v1"
 KIND = "ServiceMonitor"
 PLURAL = "servicemonitors"
 OPTIONAL_API = SERVICEMONITOR_API
-
-NODE_RELABELING = {"sourceLabels": ["__meta_kubernetes_pod_node_name"], "targetLabel": "node", "action": "replace"}
 
 
 def wanted(src: Source) -> bool:
@@ -48,24 +47,14 @@ def render(src: Source, options: RenderOptions) -> list[dict[str, Any]]:
     sm = src.spec["prometheus"]["serviceMonitor"]
     if not wanted(src) or not options.has(OPTIONAL_API):
         return []
-    endpoint: dict[str, Any] = {"port": c.PORT_NAME, "path": "/metrics", "scheme": "http"}
-    for key in ("interval", "scrapeTimeout"):
-        if sm.get(key):
-            endpoint[key] = sm[key]
-    # `processmonitor` scopes the shipped recording/alerting rules to this ProcessMonitor's targets
-    # (constants.SCOPE_LABEL); `node` is what dashboards group by.
-    scope = {"targetLabel": "processmonitor", "replacement": src.name, "action": "replace"}
-    endpoint["relabelings"] = [NODE_RELABELING, scope, *kubernetes.target_relabelings(src), *sm["relabelings"]]
-    if sm["metricRelabelings"]:
-        endpoint["metricRelabelings"] = sm["metricRelabelings"]
     return [{
         "apiVersion": API_VERSION,
         "kind": KIND,
         "metadata": metadata(src, labels=sm["labels"]),
         "spec": {
-            "jobLabel": service.JOB_LABEL,
+            "jobLabel": JOB_LABEL,
             "selector": {"matchLabels": common_labels(src)},
             "namespaceSelector": {"matchNames": [src.namespace]},
-            "endpoints": [endpoint],
+            "endpoints": [scrape_endpoint(src, sm)],
         },
     }]
