@@ -282,7 +282,7 @@ def test_operator_metrics(kube_cluster: Any, namespace: str, operator: OperatorP
     ready(kube_cluster, "m", namespace)
     metrics = operator.metrics()
     assert metrics['process_monitor_operator_reconciles_total{result="ok"}'] >= 1
-    assert metrics['process_monitor_operator_api_calls_total{verb="apply",kind="DaemonSet"}'] >= 1
+    assert metrics['process_monitor_operator_api_calls_total{kind="DaemonSet",verb="apply"}'] >= 1
     assert metrics["process_monitor_operator_reconcile_duration_seconds_count"] >= 1
     assert metrics["process_monitor_operator_processmonitors"] == 1
 
