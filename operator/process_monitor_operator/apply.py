@@ -176,7 +176,7 @@ class Applier:
         self._applied: dict[ChildKey, tuple[str, str | None]] = {}
         self._apply_log = apply_log
 
-    # --- cache, fed by the children watch (handlers) and by our own responses ---
+    # --- cache, fed by the children watch (Reconciler.on_child_event) and by our own responses ---
     def observe(self, obj: dict[str, Any], deleted: bool = False) -> None:
         key = child_key(obj)
         old = self.cache.get(key)
@@ -187,6 +187,10 @@ class Applier:
         if old is not None and _older(rv(obj), rv(old)):
             return  # a late watch event must not replace a newer apply response
         self.cache[key] = strip(obj)
+
+    def cached(self, obj: dict[str, Any]) -> bool:
+        """Whether the live cache holds an object of this apiVersion, kind, namespace and name."""
+        return child_key(obj) in self.cache
 
     def children_of(self, namespace: str, uid: str) -> list[dict[str, Any]]:
         """Cached children whose controller owner reference is the ProcessMonitor `uid`."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 if TYPE_CHECKING:
@@ -102,21 +101,3 @@ class Metrics:
         """The Prometheus text format of every family (what /metrics answers)."""
         return generate_latest(self._view)  # type: ignore[arg-type]  # any object with collect() will do
 
-
-async def serve(metrics: Metrics, host: str, port: int) -> web.AppRunner:
-    """Start an HTTP server answering /metrics (and /healthz for convenience); returns the runner to clean up."""
-
-    async def handle_metrics(_: web.Request) -> web.Response:
-        return web.Response(body=metrics.exposition(), content_type="text/plain", charset="utf-8",
-                            headers={"X-Content-Type-Options": "nosniff"})
-
-    async def handle_health(_: web.Request) -> web.Response:
-        return web.Response(text="ok\n")
-
-    app = web.Application()
-    app.router.add_get("/metrics", handle_metrics)
-    app.router.add_get("/healthz", handle_health)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host or None, port).start()
-    return runner

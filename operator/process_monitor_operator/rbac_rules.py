@@ -1,7 +1,7 @@
 """Every Kubernetes API permission the operator needs, in one place (the Helm chart's ClusterRole copies these).
 
 `process-monitor rbac` prints them as a ClusterRole. Keep this list in step with what `apply.py`, `handlers.py`
-and kopf itself call; the packaging tests compare the chart's ClusterRole with `RULES`.
+(the watches) and kopf itself call; the packaging tests compare the chart's ClusterRole with `RULES`.
 """
 
 from __future__ import annotations

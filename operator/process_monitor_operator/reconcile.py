@@ -4,8 +4,10 @@
 when the live object differs), prune children no longer wanted, then write the status only if it changed. An
 invalid spec applies nothing (previous agents keep running) and sets Stalled with a message naming the entry;
 Events are posted only when something changed, so a steady-state resync makes zero write calls.
-Triggers: kopf create/update/resume handlers (`run_now`), events on any labelled child (`trigger`, coalesced per
-key), a periodic resync, and prometheus-operator CRDs appearing or vanishing. Called by `handlers`.
+Triggers: kopf create/update/resume handlers (`on_processmonitor_changed`), events on any labelled child
+(`on_child_event` -> `trigger`, coalesced per key), a periodic resync, and prometheus-operator CRDs appearing or
+vanishing. What each watch event means is decided by events.py (pure); the `on_*` methods apply those decisions
+and are what the kopf handlers (handlers.py) call. Built by app.py at startup.
 """
 
 from __future__ import annotations
@@ -21,8 +23,7 @@ from typing import TYPE_CHECKING, Any
 import httpx2 as httpx
 from lightkube.core.exceptions import ApiError
 
-from . import constants as c
-from . import render
+from . import events, render
 from . import status as st
 from .names import child_name
 from .render.options import OPTIONAL_APIS, RenderOptions
@@ -35,9 +36,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Key = tuple[str, str]  # (namespace, name)
+Key = events.Key
 EventPoster = Callable[[dict[str, Any], str, str, str], None]  # (body, type, reason, message)
-RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 # While the agent DaemonSet lacks pods it wants, look again this often for the reason (the controller's Events do
 # not change the DaemonSet, so no watch event would bring us back).
 MISSING_PODS_RECHECK = 5.0
@@ -49,15 +49,6 @@ def crd_name(api: str) -> str:
     group, kind = api.split("/", 1)[0], api.rsplit("/", 1)[1]
     plural = next((m.PLURAL for m in render.CHILDREN if f"{m.API_VERSION}/{m.KIND}" == api), kind.lower() + "s")
     return f"{plural}.{group}"
-
-
-def owner_key(obj: dict[str, Any]) -> Key | None:
-    """The (namespace, name) of the ProcessMonitor controlling `obj`, from its owner references."""
-    meta = obj.get("metadata") or {}
-    for ref in meta.get("ownerReferences") or []:
-        if ref.get("kind") == c.KIND and ref.get("apiVersion", "").startswith(c.GROUP + "/") and ref.get("controller"):
-            return (meta.get("namespace", ""), ref.get("name", ""))
-    return None
 
 
 class Reconciler:
@@ -75,10 +66,30 @@ class Reconciler:
         self._failures: dict[Key, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    # --- what the watches tell us ---
+    # --- what the watches tell us (each kopf handler calls one of these) ---
+    async def on_processmonitor_changed(self, body: dict[str, Any]) -> None:
+        """kopf create/update/resume: reconcile now."""
+        await self.run_now(copy.deepcopy(body))
+
+    def on_processmonitor_event(self, event_type: str, obj: dict[str, Any]) -> None:
+        """Every ProcessMonitor event: keep the latest body for background reconciles; forget on delete."""
+        action = events.processmonitor_event(event_type, obj)
+        if action.forget:
+            self.forget(action.key)
+        else:
+            self.remember(copy.deepcopy(obj))
+
+    def on_child_event(self, event_type: str, obj: dict[str, Any]) -> None:
+        """Every event on a watched child kind: update the live cache and re-reconcile the owner (events.py)."""
+        action = events.child_event(event_type, obj, self.applier.cached(obj))
+        if action is None:
+            return
+        self.applier.observe(obj, deleted=action.deleted)
+        if action.owner is not None:
+            self.trigger(action.owner, delay=action.delay)
+
     def remember(self, body: dict[str, Any]) -> Key:
-        meta = body.get("metadata") or {}
-        key = (meta.get("namespace", ""), meta.get("name", ""))
+        key = events.object_key(body)
         self.bodies[key] = body
         self.metrics.known(len(self.bodies))
         return key
@@ -227,7 +238,7 @@ class Reconciler:
         if obs.apply_error:
             failures = self._failures.get(key, 0)
             self._failures[key] = failures + 1
-            delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
+            delay = events.retry_delay(failures)
             log.warning("%s/%s: %s (retry in %.0fs)", *key, obs.apply_error, delay)
             self.trigger(key, delay=delay)
             return "error"

@@ -1,9 +1,10 @@
 """Operator settings: our own dataclass (flags) and the kopf settings we fix from the first release.
 
 `OperatorConfig` is built by `main` from flags (or from PM_OPERATOR_* environment variables when kopf is started
-directly with `-m process_monitor_operator.handlers`, as tests may do) and reaches the handlers through kopf's
-`memo`. `configure_kopf` is called by the startup handler: kopf's progress/diff-base annotations and its finalizer
-live under our domain (changing them later would make kopf re-handle every object), watches time out and resume.
+directly with `-m process_monitor_operator.handlers`, as tests may do) and reaches app.py through kopf's
+`memo`. `configure_kopf` is called by app.start (the startup handler): kopf's progress/diff-base annotations and its
+finalizer live under our domain (changing them later would make kopf re-handle every object), watches time out and
+resume.
 """
 
 from __future__ import annotations
