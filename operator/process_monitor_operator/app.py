@@ -17,7 +17,8 @@ import kopf
 from aiohttp import web
 
 from . import render
-from .apply import Api, Applier
+from .k8s.api import Api
+from .k8s.applier import Applier
 from .metrics import Metrics
 from .reconcile import Reconciler
 from .settings import OperatorConfig, configure_kopf, split_address

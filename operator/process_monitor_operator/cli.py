@@ -19,11 +19,11 @@ import yaml
 
 from . import constants as c
 from . import rbac_rules
+from .k8s.serialize import to_json_bytes, to_yaml
 from .monitoring.dashboard import dashboard_json
 from .monitoring.rules import rules_file_text, rules_file_text_from_groups
 from .render import RenderOptions, kubernetes, render_all, skipped
 from .render.options import OPTIONAL_APIS
-from .serialize import to_json_bytes, to_yaml
 from .spec import load
 from .validation import validate
 

@@ -1,6 +1,6 @@
 """Every Kubernetes API permission the operator needs, in one place (the Helm chart's ClusterRole copies these).
 
-`process-monitor rbac` prints them as a ClusterRole. Keep this list in step with what `apply.py`, `handlers.py`
+`process-monitor rbac` prints them as a ClusterRole. Keep this list in step with what `k8s/api.py`, `handlers.py`
 (the watches) and kopf itself call; the packaging tests compare the chart's ClusterRole with `RULES`.
 """
 

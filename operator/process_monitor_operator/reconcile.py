@@ -31,7 +31,8 @@ from .spec import load
 from .validation import validate
 
 if TYPE_CHECKING:
-    from .apply import Api, Applier
+    from .k8s.api import Api
+    from .k8s.applier import Applier
     from .settings import OperatorConfig
 
 log = logging.getLogger(__name__)

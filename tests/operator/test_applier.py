@@ -7,7 +7,8 @@ import asyncio
 import copy
 from typing import Any
 
-from process_monitor_operator.apply import Applier, child_key
+from process_monitor_operator.k8s.api import child_key
+from process_monitor_operator.k8s.applier import Applier
 from process_monitor_operator.render import RenderOptions, render_all
 
 

@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import yaml
+from process_monitor_operator.k8s.serialize import to_json_bytes
 from process_monitor_operator.render import RenderOptions, render_all
-from process_monitor_operator.serialize import to_json_bytes
 
 HERE = pathlib.Path(__file__).parent
 

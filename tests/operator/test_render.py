@@ -14,10 +14,10 @@ import re
 import pytest
 import yaml
 from process_monitor_operator import constants as c
+from process_monitor_operator.k8s.serialize import to_yaml
 from process_monitor_operator.names import child_name, label_value
 from process_monitor_operator.render import CHILDREN, RenderOptions, child_kinds, render_all, required_missing, skipped
 from process_monitor_operator.render.options import SERVICEMONITOR_API
-from process_monitor_operator.serialize import to_yaml
 
 HERE = pathlib.Path(__file__).parent
 CASES = sorted((HERE / "cases").glob("*.yaml"))

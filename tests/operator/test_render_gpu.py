@@ -9,8 +9,8 @@ import pathlib
 from typing import Any
 
 import yaml
+from process_monitor_operator.k8s.serialize import to_yaml
 from process_monitor_operator.render import RenderOptions, render_all
-from process_monitor_operator.serialize import to_yaml
 from process_monitor_operator.spec import load
 from process_monitor_operator.validation import validate
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from process_monitor_operator import status as st
-from process_monitor_operator.compare import contains, quantity
+from process_monitor_operator.k8s.compare import contains, quantity
 
 
 def _ds(desired: int, ready: int, updated: int, generation: int = 2, observed: int = 2) -> dict[str, Any]:

@@ -25,9 +25,9 @@ import yaml
 from harness.supervise import Supervised
 from harness.wait import wait_for
 from localcluster.ports import free_port
+from process_monitor_operator.k8s.serialize import to_yaml
 from process_monitor_operator.monitoring import rules
 from process_monitor_operator.render import RenderOptions, render_all
-from process_monitor_operator.serialize import to_yaml
 
 pytestmark = pytest.mark.prometheus
 

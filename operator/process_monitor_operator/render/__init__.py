@@ -13,7 +13,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from ..constants import DIGEST_ANNOTATION
-from ..serialize import to_json_bytes
+from ..k8s.serialize import to_json_bytes
 from ..spec import Source, load
 from . import (
     configmap,

@@ -2,7 +2,8 @@
 
 `to_json_bytes` is the very encoder lightkube uses for request bodies (msgspec, insertion order kept), so the CLI's
 `-o json` lines equal the operator's SSA bodies byte for byte. `to_yaml` prints multi-line strings (the rules
-file) as literal blocks so a review diff reads like the file itself. Called by `apply` and `cli`.
+file) as literal blocks so a review diff reads like the file itself. Called by k8s/applier.py, render/__init__.py
+and `cli`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Does a live object already hold what we would apply? Pure; used by `apply` to skip needless writes.
+"""Does a live object already hold what we would apply? Pure; used by k8s/applier.py to skip needless writes.
 
 `contains(desired, live)`: every field we set is present in the live object with the same value (mappings may have
 extra keys that the API server or other managers added; lists must match element by element; Kubernetes
