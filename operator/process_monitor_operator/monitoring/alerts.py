@@ -90,30 +90,33 @@ def _within(problems: list[str], path: str, body: Mapping[str, Any]) -> None:
 # --- the checks' expressions and texts --------------------------------------------------------------------------
 
 
-def _cpu(body: Mapping[str, Any], sel: str, scope: str, entry: Mapping[str, Any], for_: str) -> tuple[str, str, str]:
-    above = body["above"]
-    return (f"{RECORD_CPU_PERCENT}{sel} > {above}",
-            f"Process group {GROUP} uses more than {above}% CPU on {WHERE}",
-            f"Process group {GROUP} on {WHERE} (namespace {NAMESPACE}) has used "
-            f'{{{{ $value | printf "%.1f" }}}}% of one CPU core for {for_} (threshold {above}%).')
-
-
-def _memory(body: Mapping[str, Any], sel: str, scope: str, entry: Mapping[str, Any],
-            for_: str) -> tuple[str, str, str]:
-    return (f"{RECORD_RESIDENT_BYTES}{sel} > {parse_quantity(body['above'])}",
-            f"Process group {GROUP} uses more than {body['above']} resident memory on {WHERE}",
-            f"Process group {GROUP} on {WHERE} (namespace {NAMESPACE}) has "
-            f"{{{{ $value | humanize1024 }}}}B resident memory, above {body['above']} for {for_}.")
-
-
-def _fd_ratio(body: Mapping[str, Any], sel: str, scope: str, entry: Mapping[str, Any],
+def _threshold(metric: str, summary: str, description: str, limit: Callable[[Any], Any] = lambda v: v,
+               shown: Callable[[Any], Any] = lambda v: v) -> Build:
+    """The builder of an `above` check: `metric > limit(above)`; the texts are str.format templates over group,
+    where, ns, above, shown (the threshold as the description shows it) and for_."""
+    def build(body: Mapping[str, Any], sel: str, scope: str, entry: Mapping[str, Any],
               for_: str) -> tuple[str, str, str]:
-    above = body["above"]
-    return (f"{agent_metric('namedprocess_namegroup_worst_fd_ratio')}{sel} > {above}",
-            f"A process of group {GROUP} is running out of file descriptors on {WHERE}",
-            f"The fullest process of group {GROUP} on {WHERE} (namespace {NAMESPACE}) uses "
-            f"{{{{ $value | humanizePercentage }}}} of its open-files limit (threshold "
-            f"{above * 100:g}%) for {for_}.")
+        above = body["above"]
+        values = {"group": GROUP, "where": WHERE, "ns": NAMESPACE, "above": above, "shown": shown(above),
+                  "for_": for_}
+        return f"{metric}{sel} > {limit(above)}", summary.format(**values), description.format(**values)
+    return build
+
+
+_cpu = _threshold(
+    RECORD_CPU_PERCENT, "Process group {group} uses more than {above}% CPU on {where}",
+    "Process group {group} on {where} (namespace {ns}) has used "
+    '{{{{ $value | printf "%.1f" }}}}% of one CPU core for {for_} (threshold {above}%).')
+_memory = _threshold(
+    RECORD_RESIDENT_BYTES, "Process group {group} uses more than {above} resident memory on {where}",
+    "Process group {group} on {where} (namespace {ns}) has "
+    "{{{{ $value | humanize1024 }}}}B resident memory, above {above} for {for_}.", limit=parse_quantity)
+_fd_ratio = _threshold(
+    agent_metric("namedprocess_namegroup_worst_fd_ratio"),
+    "A process of group {group} is running out of file descriptors on {where}",
+    "The fullest process of group {group} on {where} (namespace {ns}) uses "
+    "{{{{ $value | humanizePercentage }}}} of its open-files limit (threshold {shown}%) for {for_}.",
+    shown=lambda above: f"{above * 100:g}")
 
 
 def _min_procs(body: Mapping[str, Any], sel: str, scope: str, entry: Mapping[str, Any],
