@@ -1,4 +1,5 @@
-"""ConfigMap holding the agent's rules as `config.yaml` in process-exporter's format. Pure renderer.
+"""ConfigMap holding the agent's rules as `config.yaml` in process-exporter's format. Pure renderer,
+called by `render_all`; `config_yaml` also by validation.py.
 
 The agent mounts it as a directory and reloads when the kubelet swaps it, so a rules change touches only this
 object and never the DaemonSet's pod template. `config_yaml` is deterministic to the byte.

@@ -1,4 +1,5 @@
-"""Service in front of the agent pods (port `http-metrics`), for ServiceMonitor and plain kubernetes_sd. Pure.
+"""Service in front of the agent pods (port `http-metrics`), for ServiceMonitor and plain kubernetes_sd. Pure,
+called by `render_all`.
 
 Headless: nothing connects through a virtual IP, Prometheus scrapes each endpoint. With
 `spec.prometheus.scrapeAnnotations` (the default) it carries the `prometheus.io/*` annotations that the classic
