@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import copy
 
+from process_monitor_operator.monitoring import rules
 from process_monitor_operator.render import (
     DIGEST_ANNOTATION,
     RenderOptions,
     render_all,
     required_missing,
-    rules,
     skipped,
 )
 from process_monitor_operator.render.options import PODMONITOR_API, SERVICEMONITOR_API
