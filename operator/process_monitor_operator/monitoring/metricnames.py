@@ -6,12 +6,9 @@ instead of silently leaving a panel or an alert empty. Called by monitoring/rule
 monitoring/dashboard.py at build time.
 
 Where the names come from:
-- `namedprocess_namegroup_*`: the agent's family table (`process_monitor_agent.exposition.group_families`, which
-  includes the GPU rows of `process_monitor_agent/gpu/families.py`), every optional family switched on.
-- the agent's own `process_monitor_agent_*` and standard `process_*` metrics are still written by hand in the agent
-  (collector.py, selfmetrics.py, gpu/monitor.py, ...), so `AGENT_OWN` lists the ones the operator reads, and
-  tests/operator/test_metricnames.py checks each against the real agent's exposition. When the agent declares
-  those families as data, `_agent_names` reads them from there and `AGENT_OWN` goes.
+- the agent's families: `process_monitor_agent.export.families.BY_NAME` (every namedprocess_* family, GPU and
+  per-thread ones included, and every process_monitor_agent_* / namedprocess_scrape_* family of export/own.py);
+- the agent's standard process_*/python_* metrics: `process_monitor_agent.export.process.ALL`;
 - `process_monitor_operator_*`: the operator's own family table, `metrics.FAMILIES`.
 """
 
@@ -19,23 +16,10 @@ from __future__ import annotations
 
 from functools import cache
 
-from process_monitor_agent.exposition import group_families
+from process_monitor_agent.export import process
+from process_monitor_agent.export.families import BY_NAME
 
 from ..metrics import FAMILIES
-
-# The agent's own metrics the dashboard reads (see the module docstring for why this list exists at all).
-AGENT_OWN = frozenset({
-    "process_monitor_agent_build_info",
-    "process_monitor_agent_collection_cpu_seconds_total",
-    "process_monitor_agent_collection_duration_seconds",
-    "process_monitor_agent_collections_total",
-    "process_monitor_agent_config_last_reload_successful",
-    "process_monitor_agent_gpu_scrape_errors_total",
-    "process_monitor_agent_gpu_up",
-    "process_monitor_agent_processes",
-    "process_cpu_seconds_total",
-    "process_resident_memory_bytes",
-})
 
 
 class UnknownMetric(KeyError):
@@ -44,8 +28,7 @@ class UnknownMetric(KeyError):
 
 @cache
 def _agent_names() -> frozenset[str]:
-    families = group_families(smaps=True, threads=True, gpu=True)
-    return frozenset(name for name, _help, _type, _fn in families) | AGENT_OWN
+    return frozenset(BY_NAME) | {family.name for family in process.ALL}
 
 
 def agent_metric(name: str) -> str:
