@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 import yaml
-
 from process_monitor_operator.k8s.serialize import to_yaml
 
 
