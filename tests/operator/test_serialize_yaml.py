@@ -15,7 +15,7 @@ from process_monitor_operator.k8s.serialize import to_yaml
                                    "12", "1.5"])
 def test_number_like_strings_are_quoted(value: str) -> None:
     text = to_yaml([{"metadata": {"annotations": {"d": value}}}])
-    line = [ln for ln in text.splitlines() if ln.strip().startswith("d:")][0]
+    line = next(ln for ln in text.splitlines() if ln.strip().startswith("d:"))
     assert line.strip() in (f"d: '{value}'", f'd: "{value}"'), text
     assert yaml.safe_load(text)["metadata"]["annotations"]["d"] == value
 

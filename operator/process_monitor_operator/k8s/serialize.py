@@ -5,8 +5,7 @@
 file) as literal blocks so a review diff reads like the file itself, and quotes every string that kubectl's YAML
 reader (Go, YAML 1.2 numbers) would take for a number although PyYAML (YAML 1.1) writes it plain: `123e4567`, a
 digest that happens to be all digits and one `e`, would otherwise reach the API server as a float.
-Called by k8s/applier.py, render/__init__.py
-and `cli`.
+Called by k8s/applier.py, render/__init__.py and `cli`.
 """
 
 from __future__ import annotations
