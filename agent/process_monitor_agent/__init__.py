@@ -1,9 +1,11 @@
 """process-monitor agent: a drop-in, cheaper, hot-reloading successor of ncabatoff/process-exporter.
 
-Entry points: `process-monitor-agent` / `python -m process_monitor_agent` (cli.main). Module map: cli (flags),
-config + rules + template (grouping rules), procfs/ (file parsers), tracker (per-process state), grouper
-(per-group accumulators), export/ (families as data, text format, own and standard metrics), collector (one
-shared collection), http/ (routes, bounded server, web config), reload (file watch, SIGHUP, HTTP reload).
+Entry points: `process-monitor-agent` / `python -m process_monitor_agent` (cli.main). The stages, as
+process-exporter splits them: config + rules + template (grouping rules) -> procfs/ (READ: the only code that opens
+/proc) -> track/ (TRACK: per-process state and deltas) -> grouper (GROUP: per-group accumulators) -> export/
+(EXPORT: families as data, the text writer); model (the records they pass: Counts, ProcState, GroupSnapshot);
+collector (one shared collection: track -> group -> export), http/ (routes, bounded server, web config), reload +
+watch (file watch, SIGHUP, HTTP reload), gpu/ and kube/ (optional hooks). docs/code-layout.md has every module.
 Nothing heavy is imported here.
 """
 
