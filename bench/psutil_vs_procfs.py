@@ -8,7 +8,7 @@ on every scrape of a process that ran since the last one:
   io      read_bytes, write_bytes
   fd      the open descriptor count
   limits  the open-files limit (the agent reads it every -limits interval; here on every pass, on both sides)
-once through `process_monitor_agent.procfs` (read_file + parse_*, count_fds, as tracker.py calls them) and once
+once through `process_monitor_agent.procfs` (read_file + parse_*, count_fds, as track/ calls them) and once
 through psutil (`Process.oneshot()` so stat and status are read once each, Process objects built before timing,
 as a long-lived agent would keep them). The two sides alternate pass by pass so load on the shared machine hits
 both alike. Prints ms per pass (median and min) and the psutil/procfs ratio, and checks that both read the same
