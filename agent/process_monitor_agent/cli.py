@@ -1,12 +1,13 @@
 """Command line of the agent (`process-monitor-agent`, `python -m process_monitor_agent`).
 
-Every process-exporter flag, spelled as it spells them, in both `-flag` and `--flag` forms (flags.py), plus ours
-in the same dotted style: -gather-smaps.interval, -report.missing-groups, -collection.deadline, -limit.name-length,
--limit.groups, -limit.thread-names, -remove-empty-groups.after, -gpu.* (GPU processes, off by default), the
--kubernetes.* attribution flags (docs/attribution.md), and Prometheus' -web.enable-lifecycle and
--web.max-connections. Start-up: parse flags, take SIGHUP at once (its default action would kill the agent), load
-rules (config errors: one line on stderr, exit status 2, no traceback), prime one collection, then either print a
-second collection after -once-to-stdout-delay and exit, or serve HTTP and watch the config for reloads.
+Every process-exporter flag (the table is in flag_table.py), spelled as it spells them, in both `-flag` and
+`--flag` forms (flags.py), plus ours in the same dotted style: -gather-smaps.interval, -report.missing-groups,
+-collection.deadline, -limit.name-length, -limit.groups, -limit.thread-names, -remove-empty-groups.after, -gpu.*
+(GPU processes, off by default), the -kubernetes.* attribution flags (docs/attribution.md), and Prometheus'
+-web.enable-lifecycle and -web.max-connections. Start-up: parse flags, take SIGHUP at once (its default action
+would kill the agent), load rules (config errors: one line on stderr, exit status 2, no traceback), prime one
+collection, then either print a second collection after -once-to-stdout-delay and exit, or serve HTTP and watch
+the config for reloads.
 """
 
 from __future__ import annotations
@@ -17,155 +18,71 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .flags import Flag, FlagError, FlagSet, HelpRequested
-from .limits import (
-    DEFAULT_EMPTY_GROUP_AGE,
-    DEFAULT_MAX_GROUPS,
-    DEFAULT_MAX_THREAD_NAMES,
-    DEFAULT_NAME_LENGTH,
-    Limits,
-)
+from .flag_table import FLAGS, MAN
+from .flags import FlagError, FlagSet, HelpRequested
+from .limits import Limits
 from .log import log
+
+if TYPE_CHECKING:  # imported lazily at run time so `-version` / `-h` stay instant
+    from .collector import Collector
+    from .config import Config
+    from .gpu.monitor import GpuMonitor
+    from .reload import Reloader
+    from .track import Settings
 
 PROG = "process-monitor-agent"
 
-FLAGS = [
-    Flag("config.path", "string", "", "path to YAML config file (process-exporter format); reloaded on change"),
-    Flag("web.listen-address", "string", ":9256", "Address on which to expose metrics and web interface."),
-    Flag("web.telemetry-path", "string", "/metrics", "Path under which to expose metrics."),
-    Flag("web.config.file", "string", "",
-         "[EXPERIMENTAL] Path to configuration file that can enable TLS or authentication."),
-    Flag("web.enable-lifecycle", "bool", False,
-         "Enable reload via HTTP request (POST or PUT /-/reload); the file watch and SIGHUP reload without it."),
-    Flag("web.max-connections", "int", 64,
-         "Maximum number of simultaneous HTTP connections; more wait in the listen backlog, idle ones are closed."),
-    Flag("procfs", "string", "/proc", "path to read proc data from"),
-    Flag("children", "bool", True,
-         "if a proc is tracked, track with it any children that aren't part of their own group"),
-    Flag("threads", "bool", True, "report on per-threadname metrics as well (off: no per-thread file is read)"),
-    Flag("gather-smaps", "bool", True,
-         "gather metrics from smaps_rollup file, which contains proportional resident memory size"),
-    Flag("gather-smaps.interval", "duration", 300.0,
-         "read each process's smaps_rollup at most once per this interval and report the cached values in between\n"
-         "(0: every scrape, as process-exporter)"),
-    Flag("collection.deadline", "duration", 5.0,
-         "answer a scrape with the last good result when its collection takes longer than this (the age is\n"
-         "exported); each cmdline/smaps_rollup read is abandoned after a fifth of it (0: wait, no timeouts)"),
-    Flag("limit.name-length", "int", DEFAULT_NAME_LENGTH,
-         "longest group or thread name in bytes; longer ones are cut and end in a hash of the whole\n"
-         "name (0: no limit)"),
-    Flag("limit.groups", "int", DEFAULT_MAX_GROUPS,
-         "most groups; processes that would make a new group past it are not tracked (0: no limit)"),
-    Flag("limit.thread-names", "int", DEFAULT_MAX_THREAD_NAMES,
-         "most distinct thread names per group in the thread_* series; names already reported are kept first\n"
-         "(0: no limit)"),
-    Flag("remove-empty-groups.after", "duration", DEFAULT_EMPTY_GROUP_AGE,
-         "forget a group named by a template once it has had no process for this long; statically named groups\n"
-         "stay (0: keep them forever, as process-exporter)"),
-    Flag("recheck", "bool", False, "recheck process names on each scrape"),
-    Flag("recheck-with-time-limit", "duration", 0.0,
-         "recheck processes only this much time after their start, but no longer (non-zero turns on -recheck)"),
-    Flag("remove-empty-groups", "bool", False, "forget empty groups"),
-    Flag("report.missing-groups", "bool", False,
-         "report every statically named group (a name without {{) with num_procs 0 from start-up"),
-    Flag("gpu.enabled", "bool", False,
-         "export per-group GPU memory and utilisation from NVIDIA's NVML (needs nvidia-ml-py and\n"
-         "libnvidia-ml.so.1) and let rules use gpu: and {{.GPUs}}"),
-    Flag("gpu.timeout", "duration", 1.0, "longest wait for one NVML read per collection (-gpu.enabled)"),
-    Flag("gpu.library", "string", "",
-         "path of libnvidia-ml.so.1 to load instead of the dynamic loader's search (-gpu.enabled)"),
-    Flag("kubernetes.labels", "bool", False,
-         "add namespace, pod and container labels (cAdvisor's names) to every namedprocess_namegroup_* series;\n"
-         "groups split by container, host processes carry empty values"),
-    Flag("kubernetes.pod-logs-dir", "string", "/var/log/pods",
-         "the kubelet's podLogsDir (<namespace>_<pod>_<uid>/ directories): pod names for attribution"),
-    Flag("kubernetes.container-logs-dir", "string", "/var/log/containers",
-         "the kubelet's container log symlinks (<pod>_<namespace>_<container>-<id>.log): container names"),
-    Flag("kubernetes.empty-series-ttl", "duration", 300.0,
-         "with -kubernetes.labels, drop a pod's empty group (pod deleted, container replaced) after this long\n"
-         "or -remove-empty-groups.after, whichever is shorter (0: -remove-empty-groups.after alone)"),
-    Flag("procnames", "string", "", "comma-separated list of process names to monitor"),
-    Flag("namemapping", "string", "",
-         "comma-separated list, alternating process name and capturing regex to apply to cmdline"),
-    Flag("once-to-stdout-delay", "duration", 0.0,
-         "Don't bind, just wait this much time, print the metrics once to stdout, and exit"),
-    Flag("debug", "bool", False, "log debugging information to stdout"),
-    Flag("man", "bool", False, "print manual"),
-    Flag("version", "bool", False, "print version information and exit"),
-]
-
-MAN = """process-monitor-agent: a drop-in successor of process-exporter (same config, flags and metrics).
-
-Config (-config.path) is process-exporter's YAML:
-
-  process_names:
-    - name: "{{.Comm}}"        # Go template: .Comm .ExeBase .ExeFull .Username .PID .StartTime .Cgroups .Matches.X
-                               # and ours: .Namespace .Pod .Container .PodUID .ContainerID (empty outside pods)
-      cmdline: ['.+']          # AND of RE2 regexes over argv joined by spaces (named captures -> .Matches)
-    - comm: [bash]             # OR of exact comm names
-    - exe: [/usr/bin/python3]  # OR; without '/', matches the basename of argv[0]
-
-The first entry that matches a process names its group; the name is fixed for the life of the process.
-The config reloads without a restart when the file changes (including a Kubernetes ConfigMap update), on
-SIGHUP, and (with -web.enable-lifecycle) on POST /-/reload; group counters are kept across reloads.
-"""
+__all__ = ["FLAGS", "MAN", "PROG", "main"]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    fs = FlagSet(PROG, FLAGS)
-    try:
-        opts, rest = fs.parse(sys.argv[1:] if argv is None else argv)
-    except HelpRequested:
-        sys.stderr.write(fs.usage())
-        return 0
-    except FlagError as e:
-        sys.stderr.write(f"{e}\n{fs.usage()}")
-        return 2
-    if opts["version"]:
-        print(f"{PROG}, version {__version__} (python {sys.version.split()[0]})")
-        return 0
-    if opts["man"]:
-        print(MAN)
-        sys.stderr.write(fs.usage())
-        return 0
-    log.setup(opts["debug"])
-    if opts["web.max-connections"] < 1:
-        sys.stderr.write(f"{PROG}: -web.max-connections must be at least 1\n")
-        return 2
-    # The main thread sleeps until a signal arrives (no periodic wake-ups: idle CPU stays at zero). Handlers only
-    # set flags; the work happens in the loop below. SIGHUP is taken before the config is even read: its
-    # default action terminates the process, and a reload request during a slow start-up must not do that.
-    # The wake-up is a self-pipe, not a threading.Event: a Python signal handler runs on the main thread between
-    # bytecodes, possibly while that thread holds the Event's non-reentrant lock inside wait() or clear(), and
-    # Event.set() there deadlocks the loop for good (a burst of SIGHUPs did it: no reload by SIGHUP ever again).
-    # os.write takes no Python lock; a full pipe means a wake-up is already pending.
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_w, False)
-    flags = {"stop": False, "hup": False}
+class _StartError(Exception):
+    """A start-up failure: its message goes to stderr as one `PROG: message` line, the agent exits with `code`."""
 
-    def wake() -> None:
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Signals:
+    """SIGTERM/SIGINT/SIGHUP as flags plus a self-pipe the main thread sleeps on.
+
+    The main thread sleeps until a signal arrives (no periodic wake-ups: idle CPU stays at zero). Handlers only
+    set flags; the work happens in the loop of `_serve`. The wake-up is a self-pipe, not a threading.Event: a
+    Python signal handler runs on the main thread between bytecodes, possibly while that thread holds the Event's
+    non-reentrant lock inside wait() or clear(), and Event.set() there deadlocks the loop for good (a burst of
+    SIGHUPs did it: no reload by SIGHUP ever again). os.write takes no Python lock; a full pipe means a wake-up is
+    already pending.
+    """
+
+    def __init__(self) -> None:
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+        self.stop = False
+        self.hup = False
+
+    def wake(self) -> None:
         with contextlib.suppress(BlockingIOError):
-            os.write(wake_w, b"!")
+            os.write(self.wake_w, b"!")
 
-    def on_term(signum: int, _frame: object) -> None:
+    def on_term(self, signum: int, _frame: object) -> None:
         log.info("received %s, shutting down", signal.Signals(signum).name)
-        flags["stop"] = True
-        wake()
+        self.stop = True
+        self.wake()
 
-    def on_hup(_signum: int, _frame: object) -> None:
-        flags["hup"] = True
-        wake()
+    def on_hup(self, _signum: int, _frame: object) -> None:
+        self.hup = True
+        self.wake()
 
-    signal.signal(signal.SIGHUP, on_hup)
-    if rest:
-        log.warning("ignoring non-flag arguments: %s", " ".join(rest))
+    def wait(self) -> None:
+        os.read(self.wake_r, 4096)  # blocks until a handler writes; drains a burst in one read
 
-    # Imported here so `-version` / `-h` stay instant.
-    from .collector import Collector
+
+def _load_config(opts: dict[str, Any]) -> tuple[Config, bytes | None]:
+    """The rules from -config.path or from -procnames/-namemapping, and the file's bytes (None from flags)."""
     from .config import ConfigError, from_flags, parse_config, read_config_bytes
-    from .track import Settings
 
     path = opts["config.path"]
     initial_text: bytes | None = None
@@ -178,10 +95,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             config = from_flags(opts["procnames"], opts["namemapping"])
     except ConfigError as e:
-        sys.stderr.write(f"{PROG}: config error: {e}\n")
-        return 2
+        raise _StartError(f"config error: {e}") from e
     for w in config.warnings:
         log.warning("%s", w)
+    return config, initial_text
+
+
+def _settings(opts: dict[str, Any]) -> Settings:
+    """The tracker's settings from the flags; -procfs must be a directory."""
+    from .track import Settings
 
     settings = Settings(
         procfs=opts["procfs"],
@@ -199,42 +121,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         container_logs_dir=opts["kubernetes.container-logs-dir"],
     )
     if not os.path.isdir(settings.procfs):
-        sys.stderr.write(f"{PROG}: -procfs {settings.procfs}: not a directory\n")
-        return 2
-    gpu = None
+        raise _StartError(f"-procfs {settings.procfs}: not a directory")
+    return settings
+
+
+def _gpu_monitor(opts: dict[str, Any], config: Config) -> GpuMonitor | None:
+    """The NVML monitor with -gpu.enabled, else None (and a warning when the rules ask for GPUs)."""
     if opts["gpu.enabled"] and opts["gpu.timeout"] <= 0:
-        sys.stderr.write(f"{PROG}: -gpu.timeout must be positive, got {opts['gpu.timeout']:g}s\n")
-        return 2
+        raise _StartError(f"-gpu.timeout must be positive, got {opts['gpu.timeout']:g}s")
     if opts["gpu.enabled"]:
         from .gpu.monitor import GpuMonitor
 
-        gpu = GpuMonitor(timeout=opts["gpu.timeout"], library=opts["gpu.library"])
-    elif config.rules.needs_gpu:
+        return GpuMonitor(timeout=opts["gpu.timeout"], library=opts["gpu.library"])
+    if config.rules.needs_gpu:
         log.warning("the config uses gpu: or {{.GPUs}} but -gpu.enabled is off: no process holds a GPU for it")
+    return None
+
+
+def _collector(opts: dict[str, Any], config: Config) -> Collector:
+    """Build the collector and prime it (as process-exporter does: counters of running processes start here)."""
+    from .collector import Collector
+
+    settings = _settings(opts)
     collector = Collector(
         settings,
         config,
         remove_empty_groups=opts["remove-empty-groups"],
         report_missing_groups=opts["report.missing-groups"],
         deadline=max(opts["collection.deadline"], 0.0),
-        gpu=gpu,
+        gpu=_gpu_monitor(opts, config),
         empty_label_ttl=opts["kubernetes.empty-series-ttl"],
     )
-    # Prime the state (as process-exporter does): counters of processes already running start from here.
     if not collector.prime():
         log.warning("the first collection is still running after -collection.deadline %gs; serving meanwhile",
                     collector.deadline)
+    return collector
 
-    delay = opts["once-to-stdout-delay"]
-    if delay > 0:
-        time.sleep(delay)
-        sys.stdout.write(collector.collect().decode("utf-8"))
-        sys.stdout.flush()
-        return 0
 
+def _once_to_stdout(collector: Collector, delay: float) -> int:
+    """-once-to-stdout-delay: wait, print one collection, exit 0."""
+    time.sleep(delay)
+    sys.stdout.write(collector.collect().decode("utf-8"))
+    sys.stdout.flush()
+    return 0
+
+
+def _serve(opts: dict[str, Any], collector: Collector, initial_text: bytes | None, sig: _Signals) -> int:
+    """Serve HTTP, watch the config file, reload on SIGHUP until SIGTERM/SIGINT; 1 when the server cannot start."""
     from .http.routes import WebConfigError, load_web_config, make_server, serve_in_thread
     from .reload import Reloader
 
+    path = opts["config.path"]
     reloader = Reloader(path, collector, initial_text) if path else None
     if reloader is not None:
         collector.extra_writers.append(reloader.write_metrics)
@@ -250,12 +187,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_connections=opts["web.max-connections"],
         )
     except (WebConfigError, ValueError, OSError) as e:
-        sys.stderr.write(f"{PROG}: {e}\n")
-        return 1
+        raise _StartError(str(e), code=1) from e
 
     collector.extra_writers.append(srv.write_metrics)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
+    signal.signal(signal.SIGTERM, sig.on_term)
+    signal.signal(signal.SIGINT, sig.on_term)
     watcher = None
     if reloader is not None:
         from .watch import start_watcher
@@ -268,16 +204,68 @@ def main(argv: Sequence[str] | None = None) -> int:
         opts["web.telemetry-path"],
         path or "from flags",
     )
-    while not flags["stop"]:
-        os.read(wake_r, 4096)  # blocks until a handler writes; drains a burst in one read
-        if flags["hup"]:
-            flags["hup"] = False
-            if reloader is not None:
-                reloader.reload("sighup")  # never raises: the one guarded reload path
-            else:
-                log.warning("SIGHUP ignored: no -config.path to reload")
+    _loop(sig, reloader)
     srv.shutdown()
     srv.server_close()
     if watcher is not None:
         watcher.stop()
     return 0
+
+
+def _loop(sig: _Signals, reloader: Reloader | None) -> None:
+    """The main thread's life after start-up: sleep on the self-pipe, reload on SIGHUP, return on SIGTERM/SIGINT."""
+    while not sig.stop:
+        sig.wait()
+        if sig.hup:
+            sig.hup = False
+            if reloader is not None:
+                reloader.reload("sighup")  # never raises: the one guarded reload path
+            else:
+                log.warning("SIGHUP ignored: no -config.path to reload")
+
+
+def _parse(argv: Sequence[str] | None) -> tuple[dict[str, Any], list[str]] | int:
+    """Parse the flags; an exit status instead for -h, -version, -man and flag errors."""
+    fs = FlagSet(PROG, FLAGS)
+    try:
+        opts, rest = fs.parse(sys.argv[1:] if argv is None else argv)
+    except HelpRequested:
+        sys.stderr.write(fs.usage())
+        return 0
+    except FlagError as e:
+        sys.stderr.write(f"{e}\n{fs.usage()}")
+        return 2
+    if opts["version"]:
+        print(f"{PROG}, version {__version__} (python {sys.version.split()[0]})")
+        return 0
+    if opts["man"]:
+        print(MAN)
+        sys.stderr.write(fs.usage())
+        return 0
+    return opts, rest
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parsed = _parse(argv)
+    if isinstance(parsed, int):
+        return parsed
+    opts, rest = parsed
+    log.setup(opts["debug"])
+    try:
+        if opts["web.max-connections"] < 1:
+            raise _StartError("-web.max-connections must be at least 1")
+        sig = _Signals()
+        # SIGHUP is taken before the config is even read: its default action terminates the process, and a
+        # reload request during a slow start-up must not do that.
+        signal.signal(signal.SIGHUP, sig.on_hup)
+        if rest:
+            log.warning("ignoring non-flag arguments: %s", " ".join(rest))
+        config, initial_text = _load_config(opts)
+        collector = _collector(opts, config)
+        delay = opts["once-to-stdout-delay"]
+        if delay > 0:
+            return _once_to_stdout(collector, delay)
+        return _serve(opts, collector, initial_text, sig)
+    except _StartError as e:
+        sys.stderr.write(f"{PROG}: {e}\n")
+        return e.code
