@@ -18,7 +18,7 @@ import yaml
 from . import boundedyaml
 from .quote import clip, short
 from .rules import NameMapping, Rule, Rules, compile_regex
-from .template import TemplateError, compile_template
+from .template import Template, TemplateError, compile_template
 
 DEFAULT_NAME = "{{.ExeBase}}"
 _ENTRY_KEYS = {"name", "comm", "exe", "cmdline", "gpu"}
@@ -106,6 +106,19 @@ def config_from_document(doc: Any, source: str = "config", list_name: str = "pro
     the agent can never disagree on what is valid. Raises ConfigError.
     """
     warnings: list[str] = []
+    entries = _entries(doc, source, list_name, warnings)
+    rules: list[Rule] = []
+    program = 0  # RE2 instructions so far (MAX_REGEX_PROGRAM)
+    for idx, entry in enumerate(entries):
+        rule, program = _rule(idx, entry, source, list_name, program, warnings)
+        rules.append(rule)
+    if len(warnings) > MAX_WARNINGS:
+        warnings[MAX_WARNINGS:] = [f"{source}: and {len(warnings) - MAX_WARNINGS} more warnings like these"]
+    return Config(Rules(rules), source, warnings)
+
+
+def _entries(doc: Any, source: str, list_name: str, warnings: list[str]) -> list[Any]:
+    """The document's list of entries (none for an empty document); unknown top-level keys are warned about."""
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
@@ -118,61 +131,72 @@ def config_from_document(doc: Any, source: str = "config", list_name: str = "pro
         entries = []
     if not isinstance(entries, list):
         raise ConfigError(f"{source}: {list_name} must be a list, got {type(entries).__name__}")
-    rules: list[Rule] = []
-    program = 0  # RE2 instructions so far (MAX_REGEX_PROGRAM)
-    for idx, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{source}: {list_name}[{idx}] must be a mapping, got {short(entry)}")
-        raw_name = entry.get("name")
-        name = _scalar_text(raw_name)
-        where = _where(source, list_name, idx, name if raw_name is not None else None)
-        for k in entry:
-            if k not in _ENTRY_KEYS:
-                warnings.append(f"{where}: unknown key {short(k)} ignored")
-        if name is None:
-            raise ConfigError(f"{where}: name must be a string, got {short(raw_name)}")
-        if name == "":
-            name = DEFAULT_NAME
+    return entries
+
+
+def _rule(idx: int, entry: Any, source: str, list_name: str, program: int,
+          warnings: list[str]) -> tuple[Rule, int]:
+    """Entry `idx` as a Rule, and the RE2 program size of every regex so far (`program` plus this entry's)."""
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{source}: {list_name}[{idx}] must be a mapping, got {short(entry)}")
+    raw_name = entry.get("name")
+    name = _scalar_text(raw_name)
+    where = _where(source, list_name, idx, name if raw_name is not None else None)
+    for k in entry:
+        if k not in _ENTRY_KEYS:
+            warnings.append(f"{where}: unknown key {short(k)} ignored")
+    if name is None:
+        raise ConfigError(f"{where}: name must be a string, got {short(raw_name)}")
+    if name == "":
+        name = DEFAULT_NAME
+    try:
+        template = compile_template(name)
+    except TemplateError as e:
+        raise ConfigError(f"{where}: {e}") from None
+    comms = _string_list(entry["comm"], "comm", where) if entry.get("comm") is not None else None
+    exes = _string_list(entry["exe"], "exe", where) if entry.get("exe") is not None else None
+    cmdlines = _string_list(entry["cmdline"], "cmdline", where) if entry.get("cmdline") is not None else None
+    gpu = _yaml_v2_bool(entry.get("gpu"))
+    if gpu is not None and not isinstance(gpu, bool):
+        raise ConfigError(f"{where}: gpu must be true or false, got {short(gpu)}")
+    if not comms and not exes and not cmdlines and gpu is None:
+        raise ConfigError(f"{where}: no matchers provided (give at least one of comm, exe, cmdline, gpu)")
+    regexes, program = _cmdline_regexes(cmdlines or [], where, program)
+    _warn_uncaptured(template, regexes, where, warnings)
+    return Rule(idx, template, comms or None, exes or None, regexes or None, gpu), program
+
+
+def _cmdline_regexes(cmdlines: list[str], where: str, program: int) -> tuple[list[Any], int]:
+    """Compile one entry's cmdline regexes; the program-size total is bounded by MAX_REGEX_PROGRAM."""
+    regexes = []
+    for i, pattern in enumerate(cmdlines):
         try:
-            template = compile_template(name)
-        except TemplateError as e:
-            raise ConfigError(f"{where}: {e}") from None
-        comms = _string_list(entry["comm"], "comm", where) if entry.get("comm") is not None else None
-        exes = _string_list(entry["exe"], "exe", where) if entry.get("exe") is not None else None
-        cmdlines = _string_list(entry["cmdline"], "cmdline", where) if entry.get("cmdline") is not None else None
-        gpu = _yaml_v2_bool(entry.get("gpu"))
-        if gpu is not None and not isinstance(gpu, bool):
-            raise ConfigError(f"{where}: gpu must be true or false, got {short(gpu)}")
-        if not comms and not exes and not cmdlines and gpu is None:
-            raise ConfigError(f"{where}: no matchers provided (give at least one of comm, exe, cmdline, gpu)")
-        regexes = []
-        for i, pattern in enumerate(cmdlines or []):
-            try:
-                rx = compile_regex(pattern)
-            except ValueError as e:
-                raise ConfigError(
-                    f"{where}: cmdline[{i}] {short(pattern)} is not a valid RE2 regex: {clip(str(e))}"
-                ) from None
-            program += max(0, rx.programsize)
-            if program > MAX_REGEX_PROGRAM:
-                raise ConfigError(
-                    f"{where}: cmdline[{i}] {short(pattern)}: the regexes up to here compile to more than "
-                    f"{MAX_REGEX_PROGRAM} RE2 instructions in all; write counted repetitions like {{999}} shorter"
-                )
-            regexes.append(rx)
-        captures = set()
-        for rx in regexes:
-            captures |= set(rx.groupindex)
-        for part in template.parts:
-            if isinstance(part, tuple) and part[0] == "Matches" and part[1] not in captures:
-                warnings.append(
-                    f"{where}: template uses .Matches.{clip(part[1])} but no cmdline regex of this entry captures "
-                    "(?P<NAME>...); it will render as <no value>"
-                )
-        rules.append(Rule(idx, template, comms or None, exes or None, regexes or None, gpu))
-    if len(warnings) > MAX_WARNINGS:
-        warnings[MAX_WARNINGS:] = [f"{source}: and {len(warnings) - MAX_WARNINGS} more warnings like these"]
-    return Config(Rules(rules), source, warnings)
+            rx = compile_regex(pattern)
+        except ValueError as e:
+            raise ConfigError(
+                f"{where}: cmdline[{i}] {short(pattern)} is not a valid RE2 regex: {clip(str(e))}"
+            ) from None
+        program += max(0, rx.programsize)
+        if program > MAX_REGEX_PROGRAM:
+            raise ConfigError(
+                f"{where}: cmdline[{i}] {short(pattern)}: the regexes up to here compile to more than "
+                f"{MAX_REGEX_PROGRAM} RE2 instructions in all; write counted repetitions like {{999}} shorter"
+            )
+        regexes.append(rx)
+    return regexes, program
+
+
+def _warn_uncaptured(template: Template, regexes: list[Any], where: str, warnings: list[str]) -> None:
+    """Warn about each .Matches.X of the template that no regex of the same entry captures."""
+    captures = set()
+    for rx in regexes:
+        captures |= set(rx.groupindex)
+    for part in template.parts:
+        if isinstance(part, tuple) and part[0] == "Matches" and part[1] not in captures:
+            warnings.append(
+                f"{where}: template uses .Matches.{clip(part[1])} but no cmdline regex of this entry captures "
+                "(?P<NAME>...); it will render as <no value>"
+            )
 
 
 def load_config(path: str) -> Config:
