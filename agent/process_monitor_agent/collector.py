@@ -51,6 +51,7 @@ class Collector:
         gpu: GpuMonitor | None = None,
         empty_label_ttl: float = 300.0,
     ) -> None:
+        """Over 60 lines: it declares, one a line, every attribute the scrape and collection threads share."""
         self.settings = settings
         self.limits = settings.limits
         self.tracker = Tracker(settings, config.rules)
