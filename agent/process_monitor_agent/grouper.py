@@ -94,8 +94,8 @@ class Grouper:
 
     def _fold(self, procs: Iterable[ProcState]) -> dict[Any, GroupSnapshot]:
         """Counters from the deltas, gauges from the live members, thread names: the groups with members. One
-        loop over every tracked process, kept in one frame (no call per process but Counts.add for those that
-        ran)."""
+        loop over every tracked process, kept in one frame (no call per process but add_gauges, and Counts.add
+        for those that ran)."""
         accum = self.accum
         snaps: dict[Any, GroupSnapshot] = {}
         threads_by_group: dict[Any, list[tuple[str, Counts]]] = {}
@@ -113,12 +113,7 @@ class Grouper:
             if ps.delta is not ZERO:  # most processes did not run: nothing to add
                 g.counters.add(ps.delta)
             g.procs += 1
-            g.rss += ps.rss
-            g.vsize += ps.vsize
-            g.swap += ps.swap
-            g.pss += ps.pss
-            g.swappss += ps.swappss
-            g.nthreads += ps.nthreads
+            g.add_gauges(ps)
             if ps.start_sec < g.oldest:
                 g.oldest = ps.start_sec
             fds = ps.fds

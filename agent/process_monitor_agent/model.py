@@ -9,11 +9,30 @@ creates one Counts per process that ran, and the walk over 10,000 PIDs is the ag
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 # Index of a task state in per-state counts [R, S, D, Z, Other]; everything else is "Other" (4).
 STATE_INDEX = {"R": 0, "S": 1, "D": 2, "Z": 3}
 GO_ZERO_TIME = -62135596800  # Unix() of Go's zero time.Time: oldest_start_time_seconds of an empty group
+
+
+def field_adder(fields: tuple[str, ...], doc: str) -> Callable[[Any, Any], None]:
+    """A method `add(self, other)` doing `self.f += other.f` for each of `fields`, in that order.
+
+    Written once for Counts.add and GroupSnapshot.add_gauges and compiled from source (as dataclasses does), so it
+    runs as one written by hand: one attribute read and write per field, no getattr/setattr or loop per call; it
+    is on the per-process path of every collection.
+    """
+    for f in fields:
+        if not f.isidentifier():
+            raise ValueError(f"not a field name: {f!r}")
+    body = "\n".join(f"    self.{f} += other.{f}" for f in fields)
+    namespace: dict[str, Any] = {}
+    exec(f"def add(self, other):\n{body}\n", namespace)  # fields are identifiers from this module only
+    add = namespace["add"]
+    add.__doc__ = doc
+    return add
 
 
 class Counts:
@@ -35,16 +54,10 @@ class Counts:
         self.vcs = vcs
         self.nvcs = nvcs
 
-    def add(self, d: Counts) -> None:
-        """Add another set (a delta) into this one (an accumulator)."""
-        self.utime += d.utime
-        self.stime += d.stime
-        self.min += d.min
-        self.maj += d.maj
-        self.rb += d.rb
-        self.wb += d.wb
-        self.vcs += d.vcs
-        self.nvcs += d.nvcs
+    add = field_adder(
+        ("utime", "stime", "min", "maj", "rb", "wb", "vcs", "nvcs"),
+        "Add another set (a delta) into this one (an accumulator).",
+    )
 
     def since(self, old: Counts) -> Counts:
         """Growth from `old` (the last raw values) to these; a counter that went down grows by 0, never less, so
@@ -189,3 +202,8 @@ class GroupSnapshot:
         self.wchans: dict[str, int] = {}
         self.threads: list[ThreadGroup] = []
         self.gpus: dict | None = None  # device -> gpu.model.GroupUse, set by gpu/monitor.py with -gpu.enabled
+
+    add_gauges = field_adder(
+        ("rss", "vsize", "swap", "pss", "swappss", "nthreads"),
+        "Add one live member's (a ProcState's) memory and thread-count gauges into the group's sums.",
+    )
