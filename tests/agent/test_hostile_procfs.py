@@ -5,6 +5,7 @@ blocks, as a cmdline read does while the target's mmap lock is held)."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import subprocess
@@ -229,15 +230,32 @@ def unblock(fifo: Path, content: bytes = b"") -> None:
         os.close(fd)
 
 
+def fifo_in_place_of(fp: FakeProc, pid: int, name: str) -> Path:
+    """Replace /proc/<pid>/<name> of the fake tree by a FIFO: a read of it blocks until `unblock`."""
+    fifo = fp.root / str(pid) / name
+    fifo.unlink()
+    os.mkfifo(fifo)
+    return fifo
+
+
+@contextlib.contextmanager
+def blocked_read(fp: FakeProc, pid: int, name: str) -> Iterator[Collector]:
+    """A collector whose per-file reads are abandoned after 0.2 s, over the fake tree with /proc/<pid>/<name> a
+    FIFO that blocks; on the way out the FIFO is released and the collector's read guard closed."""
+    fifo = fifo_in_place_of(fp, pid, name)
+    c = Collector(Settings(procfs=str(fp.root), read_timeout=0.2), parse_config(CATCH_ALL), self_metrics=False)
+    try:
+        yield c
+    finally:
+        unblock(fifo)
+    c.tracker.guard.close()
+
+
 @pytest.mark.timeout(60)
 def test_a_cmdline_read_that_blocks_skips_that_process_and_the_collection_goes_on(fp: FakeProc) -> None:
     fp.add(10, comm="good")
     fp.add(11, comm="stuck")
-    fifo = fp.root / "11" / "cmdline"
-    fifo.unlink()
-    os.mkfifo(fifo)
-    c = Collector(Settings(procfs=str(fp.root), read_timeout=0.2), parse_config(CATCH_ALL), self_metrics=False)
-    try:
+    with blocked_read(fp, 11, "cmdline") as c:
         text = c.collect().decode()
         assert 'namedprocess_namegroup_num_procs{groupname="good"} 1' in text
         assert 'process_monitor_agent_read_timeouts_total{file="cmdline"} 1' in text
@@ -247,9 +265,6 @@ def test_a_cmdline_read_that_blocks_skips_that_process_and_the_collection_goes_o
         text = c.collect().decode()
         assert 'process_monitor_agent_read_timeouts_total{file="cmdline"} 1' in text
         assert 'groupname="stuck"' not in text
-    finally:
-        unblock(fifo)
-    c.tracker.guard.close()
 
 
 @pytest.mark.timeout(60)
@@ -260,9 +275,7 @@ def test_a_collection_past_the_deadline_serves_the_last_good_result_with_its_age
                   deadline=0.3, max_age=0)
     assert c.prime()
     fp.add(11, comm="stuck")
-    fifo = fp.root / "11" / "cmdline"
-    fifo.unlink()
-    os.mkfifo(fifo)
+    fifo = fifo_in_place_of(fp, 11, "cmdline")
     try:
         stale = c.exposition().decode()  # the collection it asked for hangs: answered after the deadline
         assert 'namedprocess_namegroup_num_procs{groupname="good"} 1' in stale
@@ -285,18 +298,11 @@ def test_a_collection_past_the_deadline_serves_the_last_good_result_with_its_age
 @pytest.mark.timeout(60)
 def test_smaps_rollup_that_blocks_is_a_partial_error_of_a_tracked_process(fp: FakeProc) -> None:
     fp.add(10, comm="web", pss_kb=64)
-    fifo = fp.root / "10" / "smaps_rollup"
-    fifo.unlink()
-    os.mkfifo(fifo)
-    c = Collector(Settings(procfs=str(fp.root), read_timeout=0.2), parse_config(CATCH_ALL), self_metrics=False)
-    try:
+    with blocked_read(fp, 10, "smaps_rollup") as c:
         text = c.collect().decode()
         assert 'namedprocess_namegroup_num_procs{groupname="web"} 1' in text
         assert 'process_monitor_agent_read_timeouts_total{file="smaps_rollup"} 1' in text
         assert "namedprocess_scrape_partial_errors 1" in text
-    finally:
-        unblock(fifo)
-    c.tracker.guard.close()
 
 
 @pytest.mark.timeout(60)
@@ -348,9 +354,7 @@ def test_scrapes_during_a_hung_collection_queue_no_further_collections(fp: FakeP
                   deadline=0.2, max_age=0)
     assert c.prime() and c.collections == 1
     fp.add(11, comm="stuck")
-    fifo = fp.root / "11" / "cmdline"
-    fifo.unlink()
-    os.mkfifo(fifo)
+    fifo = fifo_in_place_of(fp, 11, "cmdline")
     bodies: list[bytes] = []
     scrapers = [threading.Thread(target=lambda: bodies.append(c.exposition())) for _ in range(5)]
     for t in scrapers:
