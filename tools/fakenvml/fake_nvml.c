@@ -115,6 +115,17 @@ static int dev_ref(const char *s) {
     return -1;
 }
 
+/* One scenario line in words: the keyword and up to seven words after it, a comment from '#' on cut off. */
+struct words { char kw[16], a[128], b[128], c[128], d[128], e[128], g[128], h[128]; int n; };
+
+static void split_line(char *line, struct words *w) {
+    char *hash = strchr(line, '#');
+    if (hash) *hash = '\0';
+    memset(w, 0, sizeof *w);
+    w->n = sscanf(line, "%15s %127s %127s %127s %127s %127s %127s %127s",
+                  w->kw, w->a, w->b, w->c, w->d, w->e, w->g, w->h);
+}
+
 static void load_scenario(void) {
     const char *path = getenv("FAKE_NVML_SCENARIO");
     struct stat st;
@@ -137,18 +148,15 @@ static void load_scenario(void) {
     for (int pass = 0; pass < 2; pass++) {
         rewind(f);
         while (fgets(line, sizeof line, f)) {
-            char *hash = strchr(line, '#');
-            if (hash) *hash = '\0';
-            char kw[16] = "", a[128] = "", b[128] = "", c[128] = "", d[128] = "", e[128] = "", g[128] = "";
-            char h[128] = "";
-            int n = sscanf(line, "%15s %127s %127s %127s %127s %127s %127s %127s", kw, a, b, c, d, e, g, h);
-            if (n < 1) continue;
-            if (pass == 0 && strcmp(kw, "device") == 0 && n >= 2 && ndev < MAX_DEV) {
+            struct words w;
+            split_line(line, &w);
+            if (w.n < 1) continue;
+            if (pass == 0 && strcmp(w.kw, "device") == 0 && w.n >= 2 && ndev < MAX_DEV) {
                 struct fake_dev *x = &devs[ndev];
                 x->used = 1; x->mig = 0; x->parent = ndev; x->slot = -1; x->gi = x->ci = NO_INSTANCE;
-                snprintf(x->uuid, sizeof x->uuid, "%s", a);
+                snprintf(x->uuid, sizeof x->uuid, "%.*s", (int)sizeof x->uuid - 1, w.a);
                 /* the name is the rest of the line after the UUID */
-                char *p = strstr(line, a) + strlen(a);
+                char *p = strstr(line, w.a) + strlen(w.a);
                 while (*p == ' ' || *p == '\t') p++;
                 snprintf(x->name, sizeof x->name, "%s", *p ? p : "Fake GPU");
                 x->name[strcspn(x->name, "\r\n")] = '\0';
@@ -174,35 +182,32 @@ static void load_scenario(void) {
         }
         rewind(f);
         while (fgets(line, sizeof line, f)) {
-            char *hash = strchr(line, '#');
-            if (hash) *hash = '\0';
-            char kw[16] = "", a[128] = "", b[128] = "", c[128] = "", d[128] = "", e[128] = "", g[128] = "";
-            char h[128] = "";
-            int n = sscanf(line, "%15s %127s %127s %127s %127s %127s %127s %127s", kw, a, b, c, d, e, g, h);
-            if (n >= 4 && strcmp(kw, "proc") == 0 && nproc < MAX_PROC) {
-                int dv = dev_ref(a);
+            struct words w;
+            split_line(line, &w);
+            if (w.n >= 4 && strcmp(w.kw, "proc") == 0 && nproc < MAX_PROC) {
+                int dv = dev_ref(w.a);
                 if (dv < 0) continue;
                 struct proc *p = &procs[nproc++];
-                p->dev = dv; p->pid = (unsigned)strtoul(b, NULL, 10);
-                p->bytes = strcmp(c, "na") == 0 ? NVML_VALUE_NOT_AVAILABLE_ULL : strtoull(c, NULL, 10);
-                p->graphics = n >= 5 && strcmp(d, "graphics") == 0;
-            } else if (n >= 8 && strcmp(kw, "util") == 0 && nutil < MAX_PROC) {
-                int dv = dev_ref(a);
+                p->dev = dv; p->pid = (unsigned)strtoul(w.b, NULL, 10);
+                p->bytes = strcmp(w.c, "na") == 0 ? NVML_VALUE_NOT_AVAILABLE_ULL : strtoull(w.c, NULL, 10);
+                p->graphics = w.n >= 5 && strcmp(w.d, "graphics") == 0;
+            } else if (w.n >= 8 && strcmp(w.kw, "util") == 0 && nutil < MAX_PROC) {
+                int dv = dev_ref(w.a);
                 if (dv < 0) continue;
                 struct util *u = &utils[nutil++];
-                u->dev = dv; u->pid = (unsigned)strtoul(b, NULL, 10);
-                u->sm = (unsigned)atoi(c); u->mem = (unsigned)atoi(d); u->enc = (unsigned)atoi(e);
-                u->dec = (unsigned)atoi(g); u->ts = strcmp(h, "now") == 0 ? 0 : strtoull(h, NULL, 10);
-            } else if (n >= 3 && strcmp(kw, "fail") == 0 && nrule < MAX_RULE) {
+                u->dev = dv; u->pid = (unsigned)strtoul(w.b, NULL, 10);
+                u->sm = (unsigned)atoi(w.c); u->mem = (unsigned)atoi(w.d); u->enc = (unsigned)atoi(w.e);
+                u->dec = (unsigned)atoi(w.g); u->ts = strcmp(w.h, "now") == 0 ? 0 : strtoull(w.h, NULL, 10);
+            } else if (w.n >= 3 && strcmp(w.kw, "fail") == 0 && nrule < MAX_RULE) {
                 struct rule *r = &rules[nrule++];
-                snprintf(r->func, sizeof r->func, "%s", a);
-                r->code = atoi(b); r->ms = 0;
-                r->dev = n >= 4 ? dev_ref(c) : -1;
-                if (n >= 4 && r->dev < 0) r->dev = -2; /* names no device: never applies */
-            } else if (n >= 3 && strcmp(kw, "sleep") == 0 && nrule < MAX_RULE) {
+                snprintf(r->func, sizeof r->func, "%.*s", (int)sizeof r->func - 1, w.a);
+                r->code = atoi(w.b); r->ms = 0;
+                r->dev = w.n >= 4 ? dev_ref(w.c) : -1;
+                if (w.n >= 4 && r->dev < 0) r->dev = -2; /* names no device: never applies */
+            } else if (w.n >= 3 && strcmp(w.kw, "sleep") == 0 && nrule < MAX_RULE) {
                 struct rule *r = &rules[nrule++];
-                snprintf(r->func, sizeof r->func, "%s", a);
-                r->code = 0; r->ms = atoi(b); r->dev = -1;
+                snprintf(r->func, sizeof r->func, "%.*s", (int)sizeof r->func - 1, w.a);
+                r->code = 0; r->ms = atoi(w.b); r->dev = -1;
             }
         }
     }
