@@ -30,8 +30,6 @@ from typing import Any
 from .limits import Limits, bounded_name
 from .model import STATE_INDEX, ZERO, Counts, GroupSnapshot, ProcState, ThreadGroup
 
-__all__ = ["NO_LABELS", "GroupSnapshot", "Grouper"]  # GroupSnapshot lives in model.py; importable from here too
-
 NO_LABELS = ("", "", "")  # namespace, pod, container of a host process
 
 

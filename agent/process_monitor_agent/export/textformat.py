@@ -17,7 +17,7 @@ from typing import Any
 # One sample: the values of the family's labels, in `Family.labels` order (None: that label is absent from this
 # series, e.g. GPU_I_ID of a GPU that is not a MIG instance), and the value.
 Sample = tuple[tuple[Any, ...], float | int]
-# Per-group families: the samples of one group (grouper.GroupSnapshot) given the rendering options.
+# Per-group families: the samples of one group (model.GroupSnapshot) given the rendering options.
 GroupSamples = Callable[[Any, Any], Iterable[Sample]]
 
 
