@@ -205,13 +205,18 @@ class Collector:
                 with self._collect_lock:
                     self._collect_locked()
             except Exception as e:  # never let the one collecting thread die: scrapes would be stale for good
-                msg = f"{type(e).__name__}: {e}"[:300]
-                if msg not in self._failure_logged and len(self._failure_logged) < 16:
-                    self._failure_logged.add(msg)
-                    log.exception("collection thread: unexpected error (logged once per message)")
+                self._log_once(e, "collection thread: unexpected error")
             finally:
                 with self.cv:
                     self._running = False
+
+    def _log_once(self, e: Exception, what: str) -> None:
+        """Log an unexpected error with its traceback once per distinct message (at most 16 kept): a bug that
+        repeats at every collection must not flood the log."""
+        msg = f"{type(e).__name__}: {e}"[:300]
+        if msg not in self._failure_logged and len(self._failure_logged) < 16:
+            self._failure_logged.add(msg)
+            log.exception(f"{what} (logged once per message)")
 
     def _collect_locked(self) -> None:
         """One collection (the caller holds `_collect_lock`); publishes its result under `cv`."""
@@ -231,10 +236,7 @@ class Collector:
             cs, body, ngroups = self._stages(t0, gpu_own, kube_own)
         except Exception as e:  # a bug, not a process: keep serving the last good result, say so once per message
             cs, body, ngroups = None, None, 0
-            msg = f"{type(e).__name__}: {e}"[:300]
-            if msg not in self._failure_logged and len(self._failure_logged) < 16:
-                self._failure_logged.add(msg)
-                log.exception("collection failed, serving the last good result (logged once per message)")
+            self._log_once(e, "collection failed, serving the last good result")
         self._publish(cs, body, ngroups, t0, time.thread_time() - c0, gpu_own, kube_own)
 
     def _stages(self, t0: float, gpu_own: list[str], kube_own: list[str]) -> tuple[CollectStats, bytes | None, int]:
